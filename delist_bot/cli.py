@@ -1,0 +1,64 @@
+"""The `delist-bot` command line: thin click commands over the library.
+
+User errors become one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from delist_bot import __version__
+from delist_bot.parse_report import error_record, parse_record
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="delist-bot")
+def cli() -> None:
+    """Run the delist@ mailbox for IPs blocked by Microsoft 365."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def parse(as_json: bool, files: tuple[Path, ...]) -> None:
+    """Read forwarded NDRs and print the code, IP and action found in each FILE."""
+    failed = False
+    rows = []
+    for path in files:
+        try:
+            record = parse_record(str(path), path.read_bytes())
+        except OSError as exc:
+            record = error_record(str(path), exc.strerror or str(exc))
+        failed = failed or "error" in record
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            rows.append(record)
+    if rows:
+        _print_table(rows)
+    sys.exit(1 if failed else 0)
+
+
+def _print_table(rows: list[dict]) -> None:
+    columns = ("file", "action", "ndr_code", "smtp_code", "ip", "language", "sender")
+    cells = [[_cell(row, c) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row, cell_row in zip(rows, cells, strict=True):
+        click.echo("  ".join(v.ljust(w) for v, w in zip(cell_row, widths, strict=True)).rstrip())
+        detail = row.get("error") or row.get("evidence")
+        if detail:
+            click.echo(f"    {'error: ' if row.get('error') else ''}{detail}")
+
+
+def _cell(row: dict, column: str) -> str:
+    value = row.get(column)
+    return "-" if value is None else str(value)
+
+
+def main() -> None:
+    cli(prog_name="delist-bot")

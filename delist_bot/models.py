@@ -1,0 +1,61 @@
+"""Plain values passed between the pure core and the shell.
+
+Nothing here does I/O; every type is a frozen dataclass or an enum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What delist@ does with a request (the `action` field of `parse`)."""
+
+    REVIEW = "review"
+    PORTAL = "portal"
+    CONSUMER = "consumer"
+    OTHER = "other"
+    NEED_INFO = "need_info"
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One reading of an NDR diagnostic: a code, maybe an IP, and the text it came from."""
+
+    ndr_code: str | None
+    smtp_code: int | None
+    ip: str | None
+    evidence: str
+    kind: Action | None = None  # the catalogue's action for this code, before IP checks
+    provider_code: str | None = None  # Outlook.com's S3150, SC-004, ...
+    ip_placeholder: bool = False  # the text shows xxx.xxx.xxx.xxx instead of an address
+    from_dsn: bool = False
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything the extractor read from one message; decisions live in rules.py."""
+
+    message_id: str | None = None
+    sender: str | None = None  # the requester: Resent-From, else Reply-To, else From
+    from_address: str | None = None
+    subject: str | None = None
+    ndr_code: str | None = None
+    smtp_code: int | None = None
+    ip: str | None = None
+    evidence: str | None = None
+    ndr_kind: Action | None = None
+    provider_code: str | None = None
+    ip_placeholder: bool = False
+    language: str | None = None
+    own_words: str = ""
+    redirected: bool = False
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)  # the few that mark automatic mail
+    top_type: str = "text/plain"
+    size: int = 0
+    error: str | None = None  # set when the message was over budget or unreadable

@@ -1,0 +1,182 @@
+"""Find SMTP diagnostic statements in text and pick the one that answers the request.
+
+A statement runs from an SMTP reply (550 5.7.511, 550-5.7.1, said: 554, ...) to the next one or
+the end of its paragraph; wrapped lines need no joining because patterns match across them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from delist_bot import codes
+from delist_bot.models import Action, Statement
+from delist_bot.ndr.ips import DETECTORS, find_blocked_ip
+from delist_bot.ndr.mime import DsnRecipient
+
+_ENHANCED = r"[245]\.\s?\d{1,3}\.\s?\d{1,3}(?![\w]|\.\d)"
+_STATEMENT_START = re.compile(
+    rf"""(?<![\w.])(?:
+        (?P<smtp>[245]\d\d)(?:[ \t]+[245]\d\d)?(?P<dash>[ \t]*-[ \t]*|[ \t]*\n?[ \t]*)(?P<code>{_ENHANCED})
+      | (?P<code_only>{_ENHANCED})
+      | (?<=said:\ )(?P<said>[245]\d\d)(?=\s)
+      | (?:(?<=returned\ ')|(?<=smtp;)|(?<=smtp;\ )|(?<=reason:\ )|(?<=\]:\ )|(?<=error:\ )
+          |(?<=<<<\ )|(?<=\n)|^)
+        (?P<bare>[245]\d\d)(?=[\s-])
+      | (?P<legacy>[45]\d\d)(?=[ \t]+[A-Z]{{2}}-\d{{3}}\b)  # Hotmail's 550 SC-004
+    )""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
+_SMTP_BEFORE = re.compile(r"(?<![\w.])([245]\d\d)[ \t-]+\S+[ \t]*(?:\([^)]*\))?[ \t]*$")
+_SPACE = re.compile(r"\s+")
+MAX_STATEMENT = 600
+MAX_EVIDENCE = 400
+
+
+def statements_in(text: str, order_base: int = 0) -> list[Statement]:
+    """Every diagnostic statement in one block of text, in order of appearance."""
+    spans = list(_statement_spans(text))
+    covered = [(start, end) for start, end, _ in spans]
+    found = [
+        _read(text[start:end], match, order_base + i) for i, (start, end, match) in enumerate(spans)
+    ]
+    found.extend(_orphan_blocks(text, covered, order_base + len(found)))
+    return found
+
+
+def _statement_spans(text: str) -> Iterable[tuple[int, int, re.Match[str]]]:
+    starts = []
+    previous: re.Match[str] | None = None
+    for match in _STATEMENT_START.finditer(text):
+        if previous is not None and _continues(previous, match):
+            continue  # a multi-line reply: 550-5.7.1 ... 550-5.7.1 ... 550 5.7.1
+        starts.append(match)
+        previous = match
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        paragraph = _PARAGRAPH_END.search(text, match.end(), end)
+        end = min(paragraph.start() if paragraph else end, match.start() + MAX_STATEMENT)
+        yield match.start(), end, match
+
+
+def _continues(previous: re.Match[str], match: re.Match[str]) -> bool:
+    return bool(
+        previous.group("dash")
+        and "-" in previous.group("dash")
+        and previous.group("smtp") == match.group("smtp")
+        and _code(previous) == _code(match)
+    )
+
+
+def _code(match: re.Match[str]) -> str | None:
+    raw = match.group("code") or match.group("code_only")
+    return "".join(raw.split()) if raw else None
+
+
+def _read(segment: str, match: re.Match[str], order: int) -> Statement:
+    smtp = next(
+        (match.group(g) for g in ("smtp", "said", "bare", "legacy") if match.group(g)), None
+    )
+    return analyse(segment, _code(match), int(smtp) if smtp else None, order=order)
+
+
+def analyse(
+    segment: str,
+    code: str | None,
+    smtp: int | None,
+    *,
+    order: int = 0,
+    from_dsn: bool = False,
+) -> Statement:
+    """Read the IP, provider code and kind of one statement whose code is already known."""
+    provider = codes.PROVIDER_CODE.search(segment)
+    provider_code = (provider.group(1) or provider.group(2)) if provider else None
+    kind = codes.classify(code, provider_code, segment)
+    found = find_blocked_ip(segment, microsoft_code=codes.is_microsoft_block(code))
+    return Statement(
+        ndr_code=code,
+        smtp_code=smtp,
+        ip=found.ip if found else None,
+        evidence=_evidence(segment),
+        kind=kind,
+        provider_code=provider_code,
+        ip_placeholder=bool(found and found.placeholder),
+        from_dsn=from_dsn,
+        order=order,
+    )
+
+
+def _orphan_blocks(text: str, covered: list[tuple[int, int]], order: int) -> list[Statement]:
+    """Block phrases outside any statement: "messages from 1.2.3.4 weren't sent" with no code."""
+    found = []
+    for detector in DETECTORS[:2]:
+        for match in detector.pattern.finditer(text):
+            if any(start <= match.start() < end for start, end in covered):
+                continue
+            start = max(text.rfind("\n\n", 0, match.start()) + 1, match.start() - 120)
+            before = _SMTP_BEFORE.search(text[start : match.start()])
+            segment_start = start + before.start() if before else match.start()
+            end = min(len(text), match.end() + MAX_STATEMENT // 2)
+            smtp = int(before.group(1)) if before else None
+            found.append(analyse(text[segment_start:end], None, smtp, order=order + len(found)))
+            covered.append((segment_start, end))
+    return found
+
+
+def dsn_statements(recipients: list[DsnRecipient], order_base: int) -> list[Statement]:
+    """One statement per failed recipient: the code in the diagnostic text, else Status."""
+    found = []
+    for i, recipient in enumerate(recipients):
+        diagnostic = recipient.diagnostic or ""
+        inner = statements_in(diagnostic)
+        best = choose(inner)
+        status = _status_code(recipient.status)
+        smtp = best.smtp_code if best else _leading_smtp(diagnostic)
+        code = best.ndr_code if best and best.ndr_code else status
+        found.append(
+            analyse(
+                diagnostic or recipient.status or "",
+                code,
+                smtp,
+                order=order_base + i,
+                from_dsn=True,
+            )
+        )
+    return found
+
+
+def _status_code(status: str | None) -> str | None:
+    match = re.search(_ENHANCED, status or "")
+    return "".join(match.group(0).split()) if match else None
+
+
+def _leading_smtp(diagnostic: str) -> int | None:
+    match = re.match(r"\s*(?:smtp|x-\w+)?\s*;?\s*([245]\d\d)(?!\d)", diagnostic, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+def _evidence(segment: str) -> str:
+    line = _SPACE.sub(" ", segment).strip()
+    return line if len(line) <= MAX_EVIDENCE else line[: MAX_EVIDENCE - 1].rstrip() + "…"
+
+
+def rank(statement: Statement) -> tuple[int, ...]:
+    """Higher is better: Microsoft's block first, then a named IP, then the DSN's own fields."""
+    microsoft = statement.kind in (Action.REVIEW, Action.PORTAL, Action.CONSUMER)
+    known = codes.lookup(statement.ndr_code) is not None
+    permanent = str(statement.smtp_code or statement.ndr_code or "").startswith("5")
+    return (
+        microsoft,
+        statement.ip is not None,
+        statement.from_dsn,
+        permanent,
+        statement.ndr_code is not None,
+        statement.smtp_code is not None,
+        known,
+        -statement.order,
+    )
+
+
+def choose(statements: list[Statement]) -> Statement | None:
+    return max(statements, key=rank, default=None)
