@@ -14,6 +14,8 @@ import click
 from delist_bot import __version__
 from delist_bot.parse_report import error_record, parse_record
 
+EVIDENCE_WIDTH = 110
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="delist-bot")
@@ -47,12 +49,16 @@ def _print_table(rows: list[dict]) -> None:
     columns = ("file", "action", "ndr_code", "smtp_code", "ip", "language", "sender")
     cells = [[_cell(row, c) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row, cell_row in zip(rows, cells, strict=True):
         click.echo("  ".join(v.ljust(w) for v, w in zip(cell_row, widths, strict=True)).rstrip())
-        detail = row.get("error") or row.get("evidence")
-        if detail:
-            click.echo(f"    {'error: ' if row.get('error') else ''}{detail}")
+        if row.get("error"):
+            click.echo(f"    error: {row['error']}")
+        elif row.get("evidence"):
+            evidence = row["evidence"]
+            click.echo(
+                f"    {evidence[:EVIDENCE_WIDTH]}{'…' if len(evidence) > EVIDENCE_WIDTH else ''}"
+            )
 
 
 def _cell(row: dict, column: str) -> str:

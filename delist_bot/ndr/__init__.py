@@ -34,6 +34,7 @@ MARKER_HEADERS = (
     "x-mailer-daemon",
     "feedback-id",
 )
+INTERNAL_ERROR = "internal error while reading the message"
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[A-Za-z0-9-]{2,}$")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
@@ -47,6 +48,8 @@ def extract(raw: bytes) -> Extraction:
         return Extraction(size=len(raw), error=str(exc))
     except (RecursionError, MemoryError) as exc:
         return Extraction(size=len(raw), error=f"message could not be parsed: {type(exc).__name__}")
+    except Exception as exc:  # a parser bug must quarantine one message, not stop the queue
+        return Extraction(size=len(raw), error=f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}")
 
 
 def _extract(msg: email.message.Message, size: int) -> Extraction:
@@ -64,7 +67,6 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
     person_wrote = msg.get_content_type() != "multipart/report"
     own_body = "\n".join(b.text for b in found.blocks if b.depth == 0) if person_wrote else ""
     own = own_words(own_body)
-    hint = client_language_hint(own_body)
     return Extraction(
         message_id=_message_id(header(msg, "Message-ID")),
         sender=resent_from or reply_to or from_address,
@@ -77,7 +79,7 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         ndr_kind=best.kind if best else None,
         provider_code=best.provider_code if best else None,
         ip_placeholder=bool(best and best.ip_placeholder),
-        language=detect_language(own, hint) if own or hint else None,
+        language=_language(own, own_body),
         own_words=own[:4000],
         redirected=resent_from is not None,
         in_reply_to=_message_id(header(msg, "In-Reply-To")),
@@ -86,6 +88,15 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         top_type=msg.get_content_type(),
         size=size,
     )
+
+
+def _language(own: str, own_body: str) -> str | None:
+    language = detect_language(own)
+    if language is None and own_body:
+        # The banner right after a short note ("Inviato:", "Betreff:") tells the client's language.
+        hint = client_language_hint(own_body, end=len(own) + 2000)
+        language = detect_language(own, hint) if hint else None
+    return language
 
 
 def _first_address(values: list[str]) -> str | None:

@@ -12,7 +12,7 @@ import quopri
 import re
 from dataclasses import dataclass, field
 
-from mailparser.utils import decode_header_part, ported_string
+from mailparser.utils import decode_header_part
 
 from delist_bot.ndr.text import html_to_text, normalize_text
 
@@ -175,12 +175,21 @@ def _decoded_text(part: email.message.Message) -> str:
     if data is None:
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
+    data = data[: MAX_BLOCK_CHARS * 4]
     charset = part.get_content_charset() or "utf-8"
-    text = ported_string(data, charset, "replace")
+    text = decode_bytes(data, charset)
     if len(_QP_MARKS.findall(text[:20000])) >= 3 and "=\n" in text.replace("\r\n", "\n"):
         # Quoted-printable that the sender's client pasted without decoding.
-        text = ported_string(quopri.decodestring(data), charset, "replace")
+        text = decode_bytes(quopri.decodestring(data), charset)
     return text
+
+
+def decode_bytes(data: bytes, charset: str) -> str:
+    """Text in its declared charset, else UTF-8 with replacement characters."""
+    try:
+        return data.decode(charset)
+    except (LookupError, ValueError):  # unknown, malformed (even NUL-bearing) charset names
+        return data.decode("utf-8", "replace")
 
 
 def _dsn_recipients(blocks: list[object]) -> list[DsnRecipient]:

@@ -16,7 +16,7 @@ from delist_bot.ndr.mime import DsnRecipient
 
 _ENHANCED = r"[245]\.\s?\d{1,3}\.\s?\d{1,3}(?![\w]|\.\d)"
 _STATEMENT_START = re.compile(
-    rf"""(?<![\w.])(?:
+    rf"""(?=[245])(?<![\w.])(?:  # every reply starts with its class digit: fail fast elsewhere
         (?P<smtp>[245]\d\d)(?:[ \t]+[245]\d\d)?(?P<dash>[ \t]*-[ \t]*|[ \t]*\n?[ \t]*)(?P<code>{_ENHANCED})
       | (?P<code_only>{_ENHANCED})
       | (?<=said:\ )(?P<said>[245]\d\d)(?=\s)

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 _NEWLINES = re.compile(r"\r\n?")
 _QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
+OWN_WORDS_WINDOW = 8000  # a requester's note sits at the top; the rest is what they forwarded
 _NBSP = re.compile("[\u00a0\u2007\u202f\u200b\ufeff]")
 
 # Where the requester's own words stop: forward banners, reply headers, quotes, signatures.
@@ -66,13 +67,15 @@ def normalize_text(text: str) -> str:
 
 def own_words(text: str) -> str:
     """The part of a body the requester wrote: everything before the first forward marker."""
+    text = text[:OWN_WORDS_WINDOW]
     match = _FORWARD_MARKERS.search(text)
     return (text[: match.start()] if match else text).strip()
 
 
-def client_language_hint(text: str) -> str | None:
+def client_language_hint(text: str, end: int = OWN_WORDS_WINDOW) -> str | None:
+    """The language of the forward banner that follows the requester's words, if localized."""
     for language, pattern in _CLIENT_LANGUAGE_HINTS:
-        if pattern.search(text):
+        if pattern.search(text, 0, end):
             return language
     return None
 

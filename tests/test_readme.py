@@ -1,0 +1,38 @@
+"""The README tells the truth: its parse example and its field table match the program."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from delist_bot.parse_report import parse_record
+from tests.conftest import TESTS
+
+ROOT = TESTS.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_parse_example_is_what_the_command_prints() -> None:
+    command, output = re.search(r"\$ (delist-bot parse --json .+)\n\s+(\{.+\})", README).groups()
+    path = shlex.split(command)[-1]
+    assert parse_record(path, (ROOT / path).read_bytes()) == json.loads(output)
+
+
+def test_every_field_is_documented() -> None:
+    documented = set(re.findall(r"^\| `(\w+)` \|", README, re.MULTILINE))
+    record = parse_record(
+        "x.eml", (TESTS / "samples" / "001-postfix-511-attached.eml").read_bytes()
+    )
+    assert set(record) | {"error"} == documented
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    command = re.search(r"^    (\./scripts/test)\b", README, re.MULTILINE).group(1)
+    ci = [
+        line
+        for line in Path(ROOT / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert ci == [command]
