@@ -6,6 +6,7 @@ Nothing here does I/O; every type is a frozen dataclass or an enum.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -59,3 +60,55 @@ class Extraction:
     top_type: str = "text/plain"
     size: int = 0
     error: str | None = None  # set when the message was over budget or unreadable
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"  # awaiting a reviewer
+    WAITING = "waiting_on_sender"  # a reviewer asked the sender for information
+    DELISTED = "delisted"
+    DENIED = "denied"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = frozenset({CaseStatus.OPEN, CaseStatus.WAITING})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a case's history, like a ticket's."""
+
+    at: datetime
+    actor: str
+    kind: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    ip: str
+    ndr_code: str
+    evidence: str
+    requester: str
+    language: str | None
+    subject: str
+    received_at: datetime
+    due_at: datetime
+    status: CaseStatus = CaseStatus.OPEN
+    message_ids: tuple[str, ...] = ()  # every message of the thread, for follow-ups
+    events: tuple[Event, ...] = ()
+    first_contact_at: datetime | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A reply waiting in the outbox; `raw` is the whole RFC 5322 message."""
+
+    id: str
+    kind: str
+    to: str
+    raw: bytes
+    message_id: str
+    created_at: datetime
+    case_id: str | None = None

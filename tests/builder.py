@@ -314,7 +314,7 @@ def _headers(
     )
 
 
-def _dsn(ndr: Ndr, status: str | None = None) -> str:
+def _dsn(ndr: Ndr, n: int, status: str | None = None) -> str:
     """The bounce as its MTA sends it: multipart/report with a delivery-status part."""
     diagnostic = "\n ".join(textwrap.wrap(f"smtp; {ndr.reply}", 70, break_on_hyphens=False))
     # Exim's DSNs carry a generic Status; the code inside the text must win.
@@ -322,7 +322,7 @@ def _dsn(ndr: Ndr, status: str | None = None) -> str:
     return (
         "From: MAILER-DAEMON@mail.example.org (Mail Delivery System)\n"
         "To: postmaster@example.org\nSubject: Undelivered Mail Returned to Sender\n"
-        f"Date: {DATE}\nMessage-ID: <bounce-1@mail.example.org>\nAuto-Submitted: auto-replied\n"
+        f"Date: {DATE}\nMessage-ID: <bounce-{n:03d}@mail.example.org>\nAuto-Submitted: auto-replied\n"
         "MIME-Version: 1.0\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn-b"\n\n'
         "--dsn-b\nContent-Type: text/plain; charset=us-ascii\n\n" + ndr.text + "\n"
@@ -349,7 +349,7 @@ def attached_rfc822(ndr: Ndr, words: str, n: int) -> str:
         _headers("Fw: Undelivered Mail Returned to Sender", n),
         words,
         "Content-Type: message/rfc822",
-        _dsn(ndr),
+        _dsn(ndr, n),
     )
 
 
@@ -358,7 +358,7 @@ def attached_twice(ndr: Ndr, words: str, n: int) -> str:
         _headers("Fw: Undelivered Mail", n + 500, sender="colleague@example.org"),
         "see below",
         "Content-Type: message/rfc822",
-        _dsn(ndr),
+        _dsn(ndr, n),
     )
     return _mixed(
         _headers("Fw: Fw: Undelivered Mail", n), words, "Content-Type: message/rfc822", inner
@@ -366,7 +366,7 @@ def attached_twice(ndr: Ndr, words: str, n: int) -> str:
 
 
 def attached_eml_octets(ndr: Ndr, words: str, n: int) -> str:
-    encoded = base64.encodebytes(_dsn(ndr).encode()).decode()
+    encoded = base64.encodebytes(_dsn(ndr, n).encode()).decode()
     return _mixed(
         _headers("bounce attached", n),
         words,
@@ -383,7 +383,7 @@ def attached_eml_text(ndr: Ndr, words: str, n: int) -> str:
         words,
         'Content-Type: text/plain; name="Undeliverable.eml"\n'
         'Content-Disposition: attachment; filename="Undeliverable.eml"',
-        _dsn(ndr),
+        _dsn(ndr, n),
     )
 
 
@@ -490,12 +490,12 @@ def redirected(ndr: Ndr, words: str, n: int) -> str:
     return (
         f"Resent-From: Mario Admin <postmaster@example.org>\nResent-Date: {DATE}\n"
         f"Resent-Message-ID: <resent-{n:03d}@example.org>\nResent-To: delist@delist.example.net\n"
-        + _dsn(ndr)
+        + _dsn(ndr, n)
     )
 
 
 def direct_bounce(ndr: Ndr, words: str, n: int) -> str:
-    return _dsn(ndr)
+    return _dsn(ndr, n)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import csv
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from delist_bot.config import Config, from_dict
+from tests.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
 
 TESTS = Path(__file__).parent
 SAMPLES = TESTS / "samples"
@@ -22,3 +27,63 @@ def corpus_dir() -> Path:
     if not (CORPUS / "MANIFEST.tsv").exists():
         pytest.skip("the shared corpus is not beside this checkout")
     return CORPUS
+
+
+DATA_SAMPLES = TESTS.parent / "data" / "samples"
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if not dovecot_available():
+        pytest.skip("Dovecot is not installed or the tests are not root (run ./scripts/test)")
+    server = Dovecot(Path(tempfile.mkdtemp(prefix="delist-dovecot-")))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap_user(dovecot: Dovecot) -> str:
+    """A user of its own, so that every test starts with an empty mailbox."""
+    return dovecot.add_user()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer.start()
+    yield server
+    server.stop()
+
+
+def imap_settings(dovecot: Dovecot, user: str, smtp: SmtpServer, store: Path, **extra) -> dict:
+    settings = {
+        "mailbox": {
+            "kind": "imap",
+            "host": "127.0.0.1",
+            "port": dovecot.port,
+            "security": "none",
+            "username": user,
+            "password": PASSWORD,
+            "timeout": 10,
+        },
+        "smtp": {
+            "kind": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "from_address": "delist@delist.example.net",
+            "timeout": 10,
+        },
+        "store": {"path": str(store)},
+        "review": {"reviewers": ["reviewer@delist.example.net"]},
+    }
+    for section, values in extra.items():
+        settings.setdefault(section, {}).update(values)
+    return settings
+
+
+@pytest.fixture
+def imap_config(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path
+) -> Config:
+    return from_dict(imap_settings(dovecot, imap_user, smtp_server, tmp_path / "store.json"), {})

@@ -1,0 +1,47 @@
+"""Where requests come from: an IMAP mailbox or a local Maildir, behind one small interface.
+
+Only imap.py imports imapclient and only maildir.py reads a Maildir.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from delist_bot.config import Config
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message in the request folder; raw is None when it was over the size limit."""
+
+    uid: str
+    size: int
+    raw: bytes | None
+
+
+class Mailbox(Protocol):
+    def batches(self) -> Iterator[list[Fetched]]:
+        """The messages now in the request folder, oldest first, a batch at a time."""
+        ...
+
+    def move(self, uid: str, folder: str) -> None: ...
+
+    def position(self) -> dict[str, int | str]: ...
+
+    def close(self) -> None: ...
+
+
+class MailboxError(Exception):
+    """The mailbox cannot be reached or used; worded for the log and the status command."""
+
+
+def open_mailbox(config: Config) -> Mailbox:
+    if config.mailbox.kind == "maildir":
+        from delist_bot.mailbox.maildir import MaildirMailbox
+
+        return MaildirMailbox(config)
+    from delist_bot.mailbox.imap import ImapMailbox
+
+    return ImapMailbox(config)

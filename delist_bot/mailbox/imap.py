@@ -1,0 +1,186 @@
+"""The request mailbox over IMAP: the only module that imports imapclient.
+
+Messages are read with BODY.PEEK[] (never marked seen) and moved out only after the store commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shlex
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+
+import imapclient
+from imapclient.exceptions import IMAPClientError
+
+from delist_bot.config import Config, MailboxConfig
+from delist_bot.mailbox import Fetched, MailboxError
+
+log = logging.getLogger(__name__)
+IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)
+_DEAD_IDLE_CHECKS = 3
+
+
+def oauth_token(settings: MailboxConfig) -> str:
+    """The XOAUTH2 token from the config or environment, else the configured command's output."""
+    if settings.oauth_token:
+        return settings.oauth_token
+    try:
+        result = subprocess.run(
+            shlex.split(settings.oauth_token_command),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise MailboxError(f"mailbox.oauth_token_command failed: {exc}") from exc
+    return result.stdout.strip()
+
+
+def connect(settings: MailboxConfig) -> imapclient.IMAPClient:
+    """A logged-in client with timeouts on every socket operation."""
+    context = ssl.create_default_context()
+    try:
+        client = imapclient.IMAPClient(
+            settings.host,
+            port=settings.port,
+            ssl=settings.security == "ssl",
+            ssl_context=context,
+            timeout=settings.timeout,
+        )
+        if settings.security == "starttls":
+            client.starttls(context)
+        if settings.auth == "xoauth2":
+            client.oauth2_login(settings.username, oauth_token(settings))
+        else:
+            client.login(settings.username, settings.password)
+    except (OSError, IMAPClientError) as exc:
+        raise MailboxError(f"IMAP {settings.host}:{settings.port}: {_reason(exc)}") from exc
+    return client
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+class ImapMailbox:
+    def __init__(self, config: Config) -> None:
+        self.settings = config.mailbox
+        self.client = connect(self.settings)
+        try:
+            for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
+                if not self.client.folder_exists(folder):
+                    self.client.create_folder(folder)
+            selected = self.client.select_folder(self.settings.folder)
+        except (OSError, IMAPClientError) as exc:
+            self.close()
+            raise MailboxError(f"IMAP folder {self.settings.folder}: {_reason(exc)}") from exc
+        self.uidvalidity = int(selected.get(b"UIDVALIDITY", 0))
+        self.last_uid = 0
+
+    def batches(self) -> Iterator[list[Fetched]]:
+        try:
+            uids = sorted(self.client.search("ALL"))
+            size = self.settings.batch_size
+            for start in range(0, len(uids), size):
+                yield self._fetch(uids[start : start + size])
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP fetch: {_reason(exc)}") from exc
+
+    def _fetch(self, uids: list[int]) -> list[Fetched]:
+        sizes = {
+            uid: int(d[b"RFC822.SIZE"])
+            for uid, d in self.client.fetch(uids, ["RFC822.SIZE"]).items()
+        }
+        wanted = [uid for uid in uids if sizes.get(uid, 0) <= self.settings.max_message_bytes]
+        bodies = self.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+        batch = []
+        for uid in uids:
+            if uid not in sizes:
+                continue  # expunged by someone else meanwhile
+            raw = bodies.get(uid, {}).get(b"BODY[]")
+            batch.append(Fetched(str(uid), sizes[uid], raw if uid in wanted else None))
+            self.last_uid = max(self.last_uid, uid)
+        return batch
+
+    def move(self, uid: str, folder: str) -> None:
+        number = int(uid)
+        try:
+            if self.client.has_capability("MOVE"):
+                self.client.move([number], folder)
+                return
+            self.client.copy([number], folder)
+            self.client.add_flags([number], [imapclient.DELETED])
+            if self.client.has_capability("UIDPLUS"):
+                self.client.uid_expunge([number])
+            else:
+                self.client.expunge()
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from exc
+
+    def position(self) -> dict[str, int | str]:
+        return {"kind": "imap", "uidvalidity": self.uidvalidity, "last_uid": self.last_uid}
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, IMAPClientError):
+            self.client.logout()
+
+
+class IdleWatcher:
+    """Waits for new mail with IMAP IDLE on its own connection, and notices a dead one."""
+
+    def __init__(self, config: Config) -> None:
+        self.settings = config.mailbox
+        self.client: imapclient.IMAPClient | None = None
+
+    def supported(self) -> bool:
+        client = self._client()
+        return client.has_capability("IDLE")
+
+    def _client(self) -> imapclient.IMAPClient:
+        if self.client is None:
+            self.client = connect(self.settings)
+            self.client.select_folder(self.settings.folder, readonly=True)
+        return self.client
+
+    def wait(self, seconds: float) -> bool:
+        """True when the server announced new mail within SECONDS; raises on a dead connection."""
+        client = self._client()
+        deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
+        empty_at_once = 0
+        try:
+            client.idle()
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    started = time.monotonic()
+                    responses = client.idle_check(timeout=min(left, 30))
+                    if any(r[1] == b"EXISTS" for r in responses if len(r) > 1):
+                        return True
+                    if any(r[0] == b"BYE" for r in responses if r):
+                        raise MailboxError("IMAP server closed the IDLE connection")
+                    # imapclient issue 565: a dropped socket makes idle_check return [] at once.
+                    empty_at_once = (
+                        empty_at_once + 1
+                        if not responses and time.monotonic() - started < 0.05
+                        else 0
+                    )
+                    if empty_at_once >= _DEAD_IDLE_CHECKS:
+                        raise MailboxError("IMAP IDLE connection is dead")
+                return False
+            finally:
+                with contextlib.suppress(OSError, IMAPClientError):
+                    client.idle_done()
+        except (OSError, IMAPClientError, MailboxError) as exc:
+            self.close()
+            raise MailboxError(f"IMAP IDLE: {_reason(exc)}") from exc
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(OSError, IMAPClientError):
+                self.client.logout()
+            self.client = None

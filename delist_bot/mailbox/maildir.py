@@ -1,0 +1,58 @@
+"""A local Maildir as the request mailbox: the embedded default for the demo and for tests.
+
+Folders are Maildir++ subfolders (.Processed, .Quarantine) of the configured path.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Iterator
+
+from delist_bot.config import Config, resolve
+from delist_bot.mailbox import Fetched
+
+
+class MaildirMailbox:
+    def __init__(self, config: Config) -> None:
+        self.settings = config.mailbox
+        self.root = mailbox.Maildir(resolve(config, config.mailbox.path), factory=None, create=True)
+
+    def _folder(self, name: str) -> mailbox.Maildir:
+        if name.upper() == "INBOX":
+            return self.root
+        if name not in self.root.list_folders():
+            return self.root.add_folder(name)
+        return self.root.get_folder(name)
+
+    def batches(self) -> Iterator[list[Fetched]]:
+        inbox = self._folder(self.settings.folder)
+        keys = sorted(inbox.keys(), key=_arrival)
+        size = self.settings.batch_size
+        for start in range(0, len(keys), size):
+            batch = []
+            for key in keys[start : start + size]:
+                raw = inbox.get_bytes(key)
+                too_big = len(raw) > self.settings.max_message_bytes
+                batch.append(Fetched(key, len(raw), None if too_big else raw))
+            yield batch
+
+    def move(self, uid: str, folder: str) -> None:
+        inbox = self._folder(self.settings.folder)
+        self._folder(folder).add(inbox.get_bytes(uid))
+        inbox.remove(uid)
+
+    def position(self) -> dict[str, int | str]:
+        return {"kind": "maildir", "waiting": len(self._folder(self.settings.folder))}
+
+    def close(self) -> None:
+        pass
+
+
+def _arrival(key: str) -> tuple[int, int, str]:
+    """Delivery order from a Maildir key "seconds.M<micro>P<pid>Q<count>.host"."""
+    seconds, _, rest = key.partition(".")
+    micro = rest[1 : rest.find("P")] if rest.startswith("M") and "P" in rest else "0"
+    try:
+        return int(seconds), int(micro), key
+    except ValueError:
+        return 0, 0, key

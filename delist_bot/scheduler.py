@@ -1,0 +1,99 @@
+"""The long-running worker: the only module that imports APScheduler.
+
+Jobs never overlap (max_instances=1, coalesce); missed and skipped runs are logged, not silent.
+IMAP IDLE, on its own thread and connection, wakes the poll job as soon as mail arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from delist_bot.mailbox import MailboxError
+from delist_bot.worker import install_signal_handlers, sleep_with_backoff
+
+if TYPE_CHECKING:
+    from delist_bot.worker import Worker
+
+log = logging.getLogger("delist_bot")
+
+
+def serve(worker: Worker) -> None:
+    schedule = worker.config.schedule
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        job_defaults={
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": schedule.poll_seconds,
+        },
+    )
+    scheduler.add_job(
+        worker.guarded_pass,
+        "interval",
+        seconds=schedule.poll_seconds,
+        id="pass",
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        lambda: worker.deliver(datetime.now(UTC)),
+        "interval",
+        seconds=schedule.outbox_seconds,
+        id="outbox",
+    )
+    scheduler.add_listener(_report, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
+    stop = threading.Event()
+
+    def shutdown() -> None:
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    install_signal_handlers(shutdown)
+    if worker.config.mailbox.kind == "imap" and worker.config.mailbox.idle:
+        threading.Thread(
+            target=_idle_loop, args=(worker, scheduler, stop), daemon=True, name="imap-idle"
+        ).start()
+    log.info("worker started: pass every %s s", schedule.poll_seconds)
+    scheduler.start()
+    stop.set()
+    log.info("worker stopped")
+
+
+def _report(event: JobEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        log.warning("job %s skipped: the previous run is still going", event.job_id)
+    elif isinstance(event, JobExecutionEvent) and event.exception is not None:
+        log.error("job %s failed: %r", event.job_id, event.exception)
+
+
+def _idle_loop(worker: Worker, scheduler: BlockingScheduler, stop: threading.Event) -> None:
+    from delist_bot.mailbox.imap import IdleWatcher
+
+    watcher, failures = IdleWatcher(worker.config), 0
+    while not stop.is_set():
+        try:
+            if not watcher.supported():
+                log.info("the IMAP server has no IDLE; polling only")
+                return
+            if watcher.wait(worker.config.schedule.poll_seconds):
+                scheduler.modify_job("pass", next_run_time=datetime.now(UTC))
+            failures = 0
+        except MailboxError as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("%s; reconnecting with backoff", exc)
+            sleep_with_backoff(failures, stop)
+    watcher.close()

@@ -1,0 +1,256 @@
+"""The case store: the only module that imports TinyDB.
+
+Every transaction holds an exclusive file lock and ends in one atomic file replacement, so
+a crash leaves the previous state and two processes never interleave their writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.middlewares import CachingMiddleware
+from tinydb.storages import Storage
+
+from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, OutgoingMail
+
+LOCK_TIMEOUT = 30.0
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message is the one line the user sees."""
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that writes a temporary file, fsyncs it and renames it into place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise StoreError(f"store {self.path} is unreadable ({exc}); restore a backup") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"store {self.path} is not a delist-bot store")
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, blocking: bool = True, timeout: float = LOCK_TIMEOUT) -> Iterator[int]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not blocking or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        yield handle
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._worker_lock: contextlib.ExitStack | None = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """All changes inside are written at once at the end, or not at all."""
+        try:
+            lock = _locked(self._lock_path)
+            lock.__enter__()
+        except BlockingIOError as exc:
+            raise StoreError(f"store {self.path} stayed locked for {LOCK_TIMEOUT:.0f} s") from exc
+        try:
+            db = TinyDB(str(self.path), storage=CachingMiddleware(AtomicJSONStorage))
+            db.storage.WRITE_CACHE_SIZE = 1 << 30  # write only at the end of the transaction
+            yield Transaction(db)
+            db.storage.flush()
+        finally:
+            lock.__exit__(None, None, None)
+
+    def hold_worker_lock(self) -> None:
+        """Claim the store for this worker process; a second worker gets a clear refusal."""
+        stack = contextlib.ExitStack()
+        try:
+            handle = stack.enter_context(
+                _locked(self.path.with_name(self.path.name + ".worker"), blocking=False)
+            )
+        except BlockingIOError as exc:
+            stack.close()
+            raise StoreError(
+                f"another delist-bot worker is already running on {self.path}"
+            ) from exc
+        os.ftruncate(handle, 0)
+        os.write(handle, str(os.getpid()).encode())
+        self._worker_lock = stack
+
+    def release_worker_lock(self) -> None:
+        if self._worker_lock is not None:
+            self._worker_lock.close()
+            self._worker_lock = None
+
+
+class Transaction:
+    """Domain reads and writes over one locked TinyDB snapshot."""
+
+    def __init__(self, db: TinyDB) -> None:
+        self.db = db
+        self._q = Query()
+
+    # State: counters, mailbox position, the review secret.
+    def get_state(self, key: str, default: Any = None) -> Any:
+        found = self.db.table("state").get(self._q.key == key)
+        return found["value"] if found else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        self.db.table("state").upsert({"key": key, "value": value}, self._q.key == key)
+
+    def next_case_number(self) -> int:
+        number = int(self.get_state("case_counter", 0)) + 1
+        self.set_state("case_counter", number)
+        return number
+
+    # Processed messages: the record that makes a second pass a no-op.
+    def message(self, key: str) -> dict[str, Any] | None:
+        return self.db.table("messages").get(self._q.key == key)
+
+    def record_message(self, record: dict[str, Any]) -> None:
+        self.db.table("messages").upsert(record, self._q.key == record["key"])
+
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.db.table("messages").all())
+
+    # Cases.
+    def case(self, case_id: str) -> Case | None:
+        found = self.db.table("cases").get(self._q.id == case_id)
+        return case_from_doc(found) if found else None
+
+    def open_case_for_ip(self, ip: str) -> Case | None:
+        statuses = [s.value for s in OPEN_STATUSES]
+        found = self.db.table("cases").get((self._q.ip == ip) & self._q.status.one_of(statuses))
+        return case_from_doc(found) if found else None
+
+    def save_case(self, case: Case) -> None:
+        self.db.table("cases").upsert(case_to_doc(case), self._q.id == case.id)
+
+    def cases(self, status: str | None = None) -> list[Case]:
+        table = self.db.table("cases")
+        docs = table.search(self._q.status == status) if status else table.all()
+        return [case_from_doc(doc) for doc in docs]
+
+    # Reply rate limits per sender address.
+    def replies_since(self, address: str, since: datetime) -> int:
+        found = self.db.table("senders").get(self._q.address == address.lower())
+        return sum(1 for at in (found or {}).get("replies", []) if at >= since.isoformat())
+
+    def count_reply(self, address: str, at: datetime, since: datetime) -> None:
+        table, key = self.db.table("senders"), address.lower()
+        found = table.get(self._q.address == key) or {"address": key, "replies": []}
+        recent = [t for t in found["replies"] if t >= since.isoformat()] + [at.isoformat()]
+        table.upsert({"address": key, "replies": recent}, self._q.address == key)
+
+    # The outbox.
+    def enqueue(self, mail: OutgoingMail) -> None:
+        doc = {
+            "id": mail.id,
+            "kind": mail.kind,
+            "to": mail.to,
+            "case_id": mail.case_id,
+            "message_id": mail.message_id,
+            "raw": mail.raw.decode("latin-1"),
+            "created_at": mail.created_at.isoformat(),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": mail.created_at.isoformat(),
+            "last_error": None,
+            "sent_at": None,
+        }
+        self.db.table("outbox").insert(doc)
+
+    def due_mail(self, now: datetime) -> list[dict[str, Any]]:
+        docs = self.db.table("outbox").search(
+            (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
+        )
+        return sorted(docs, key=lambda d: d["created_at"])
+
+    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        table = self.db.table("outbox")
+        return list(table.search(self._q.status == status) if status else table.all())
+
+    def update_mail(self, mail_id: str, **fields: Any) -> None:
+        self.db.table("outbox").update(fields, self._q.id == mail_id)
+
+    # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
+    def record_quarantine(self, record: dict[str, Any]) -> None:
+        self.db.table("quarantine").insert(record)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return list(self.db.table("quarantine").all())
+
+
+def raw_of(doc: dict[str, Any]) -> bytes:
+    return doc["raw"].encode("latin-1")
+
+
+def case_to_doc(case: Case) -> dict[str, Any]:
+    doc = dataclasses.asdict(case)
+    doc["status"] = case.status.value
+    doc["message_ids"] = list(case.message_ids)
+    doc["events"] = [{**dataclasses.asdict(e), "at": e.at.isoformat()} for e in case.events]
+    for key in ("received_at", "due_at", "first_contact_at", "decided_at"):
+        doc[key] = doc[key].isoformat() if doc[key] else None
+    return doc
+
+
+def case_from_doc(doc: dict[str, Any]) -> Case:
+    values = dict(doc)
+    values["status"] = CaseStatus(doc["status"])
+    values["message_ids"] = tuple(doc["message_ids"])
+    values["events"] = tuple(
+        Event(datetime.fromisoformat(e["at"]), e["actor"], e["kind"], e.get("text", ""))
+        for e in doc["events"]
+    )
+    for key in ("received_at", "due_at", "first_contact_at", "decided_at"):
+        values[key] = datetime.fromisoformat(doc[key]) if doc.get(key) else None
+    return Case(**values)

@@ -1,0 +1,233 @@
+"""The worker: one pass (poll, decide, send, time checks) and the APScheduler loop around it.
+
+A message that cannot be handled is quarantined with its reason and never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from delist_bot.config import Config, resolve
+from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
+from delist_bot.pipeline import Processed, Settings, process
+from delist_bot.replies import Sender
+from delist_bot.store import Store, Transaction, raw_of
+from delist_bot.transport import Outcome, Transport
+
+log = logging.getLogger("delist_bot")
+RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PassReport:
+    processed: list[Processed] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    retrying: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def settings_for(config: Config) -> Settings:
+    sender = Sender.from_address(config.smtp.from_address)
+    own = (config.smtp.from_address, config.mailbox.username)
+    return Settings(
+        sender=sender,
+        own_addresses=tuple(a for a in own if "@" in a),
+        replies_per_sender=config.limits.replies_per_sender,
+        reply_window_hours=config.limits.reply_window_hours,
+    )
+
+
+class Worker:
+    def __init__(self, config: Config, after_commit: Callable[[Processed], None] | None = None):
+        self.config = config
+        self.store = Store(resolve(config, config.store.path))
+        self.settings = settings_for(config)
+        self.after_commit = after_commit  # a seam for crash tests: called between commit and move
+        self._last_error: str | None = None
+
+    # One pass -------------------------------------------------------------------------------
+    def run_once(self, now: datetime | None = None) -> PassReport:
+        now = now or utcnow()
+        report = PassReport()
+        report.processed = self.poll(now)
+        self.deliver(now, report)
+        return report
+
+    def poll(self, now: datetime) -> list[Processed]:
+        mailbox = open_mailbox(self.config)
+        try:
+            done = []
+            for batch in mailbox.batches():
+                for fetched in batch:
+                    done.append(self._handle(mailbox, fetched, now))
+            with self.store.transaction() as tx:
+                tx.set_state("last_poll", now.isoformat())
+                tx.set_state("mailbox_position", mailbox.position())
+            return done
+        finally:
+            mailbox.close()
+
+    def _handle(self, mailbox: Mailbox, fetched: Fetched, now: datetime) -> Processed:
+        folders = self.config.mailbox
+        try:
+            with self.store.transaction() as tx:
+                result = self._record(tx, fetched, now)
+        except MailboxError:
+            raise
+        except Exception as exc:  # a bug on one message must not block the queue
+            log.exception("message %s could not be handled; quarantining it", fetched.uid)
+            result = Processed(
+                fetched.uid,
+                f"uid:{fetched.uid}",
+                None,
+                None,
+                "quarantined",
+                f"internal error: {type(exc).__name__}: {exc}",
+            )
+            with self.store.transaction() as tx:
+                _log_quarantine(tx, result, now)
+        if self.after_commit is not None:
+            self.after_commit(result)
+        folder = (
+            folders.quarantine_folder
+            if result.outcome == "quarantined"
+            else folders.processed_folder
+        )
+        mailbox.move(fetched.uid, folder)
+        _log_processed(result)
+        return replace(result, folder=folder)
+
+    def _record(self, tx: Transaction, fetched: Fetched, now: datetime) -> Processed:
+        if fetched.raw is None:
+            limit = self.config.mailbox.max_message_bytes
+            result = Processed(
+                fetched.uid,
+                f"oversize:{fetched.uid}",
+                None,
+                None,
+                "quarantined",
+                f"message is {fetched.size} bytes, over the {limit}-byte limit",
+            )
+            _log_quarantine(tx, result, now)
+            return result
+        result = process(tx, fetched.uid, fetched.raw, now, self.settings)
+        if result.outcome == "quarantined":
+            _log_quarantine(tx, result, now)
+        return result
+
+    # The outbox -----------------------------------------------------------------------------
+    def deliver(self, now: datetime, report: PassReport | None = None) -> PassReport:
+        report = report or PassReport()
+        with self.store.transaction() as tx:
+            due = tx.due_mail(now)
+        if not due:
+            return report
+        transport = Transport(self.config)
+        try:
+            for doc in due:
+                delivery = transport.send(
+                    self.settings.sender.address, doc["to"], raw_of(doc), doc["id"]
+                )
+                with self.store.transaction() as tx:
+                    changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
+                    tx.update_mail(doc["id"], **changes)
+                bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
+                bucket[changes["status"]].append({**doc, **changes})
+                if changes["status"] != "sent":
+                    log.warning("mail %s to %s: %s", doc["kind"], doc["to"], delivery.detail)
+        finally:
+            transport.close()
+        return report
+
+    # The loop -------------------------------------------------------------------------------
+    def serve(self) -> None:
+        from delist_bot.scheduler import serve
+
+        self.store.hold_worker_lock()
+        try:
+            serve(self)
+        finally:
+            self.store.release_worker_lock()
+
+    def guarded_pass(self) -> None:
+        """One pass for the scheduler: a failure is logged once, and recovery is logged too."""
+        try:
+            self.run_once()
+        except MailboxError as exc:
+            message = str(exc)
+            if message != self._last_error:
+                log.error("pass failed: %s (will retry)", message)
+            self._last_error = message
+            return
+        if self._last_error is not None:
+            log.info("recovered after: %s", self._last_error)
+            self._last_error = None
+
+
+def _after_attempt(
+    doc: dict[str, Any], outcome: Outcome, detail: str, now: datetime
+) -> dict[str, Any]:
+    attempts = doc["attempts"] + 1
+    if outcome is Outcome.SENT:
+        return {
+            "status": "sent",
+            "attempts": attempts,
+            "sent_at": now.isoformat(),
+            "last_error": None,
+        }
+    created = datetime.fromisoformat(doc["created_at"])
+    if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
+        return {"status": "failed", "attempts": attempts, "last_error": detail}
+    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+    next_at = (now + timedelta(seconds=delay)).isoformat()
+    return {
+        "status": "pending",
+        "attempts": attempts,
+        "last_error": detail,
+        "next_attempt_at": next_at,
+    }
+
+
+def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:
+    tx.record_quarantine(
+        {"uid": result.uid, "key": result.key, "reason": result.reason, "at": now.isoformat()}
+    )
+
+
+def _log_processed(result: Processed) -> None:
+    if result.outcome == "quarantined":
+        log.warning("quarantined message %s: %s", result.uid, result.reason)
+    else:
+        log.info(
+            "message %s from %s: %s, %s%s",
+            result.uid,
+            result.sender,
+            result.action,
+            result.outcome,
+            f", case {result.case_id}" if result.case_id else "",
+        )
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping after the current job", signal.Signals(signum).name)
+        stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+def sleep_with_backoff(attempt: int, stop: threading.Event) -> None:
+    stop.wait(min(300, 2 ** min(attempt, 8)))
