@@ -104,6 +104,7 @@ class Store:
         try:
             db = TinyDB(str(self.path), storage=CachingMiddleware(AtomicJSONStorage))
             db.storage.WRITE_CACHE_SIZE = 1 << 30  # write only at the end of the transaction
+            db.storage.read()  # a damaged file is reported now, not by the first query
             yield Transaction(db)
             db.storage.flush()
         finally:

@@ -36,3 +36,22 @@ def test_ci_runs_the_readme_test_command() -> None:
         if line and not line.startswith(("#", "set ", "cd "))
     ]
     assert ci == [command]
+
+
+def test_the_configuration_example_is_valid_and_complete() -> None:
+    import dataclasses
+    import tomllib
+
+    from delist_bot.config import Config, from_dict
+
+    block = README.split("### Configuration", 1)[1].split("\n## ", 1)[0]
+    toml = "\n".join(line[4:] for line in block.splitlines() if line.startswith("    "))
+    config = from_dict(tomllib.loads(toml), {})
+    assert config.mailbox.host == "imap.example.net"
+    for section in dataclasses.fields(Config):
+        if section.name == "base_dir":
+            continue
+        for key in dataclasses.fields(
+            section.type if isinstance(section.type, type) else type(getattr(config, section.name))
+        ):
+            assert re.search(rf"\b{key.name}\b", block), f"{section.name}.{key.name} undocumented"
