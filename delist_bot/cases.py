@@ -1,26 +1,54 @@
-"""Case transitions as pure functions: (case, what happened, now) -> the new case.
+"""Case transitions as pure functions: (case, what happened, now) -> the new case and its mail.
 
 Cases are never mutated; every change appends an Event so the history reads like a ticket.
+Mail is returned as Notices (who gets which template) for the pipeline to render.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 
 from delist_bot import sla
-from delist_bot.models import Case, CaseStatus, Event, Extraction
+from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, Extraction
+from delist_bot.review import Command
 
 CASE_PREFIX = "DL-"
+BOT = "delist-bot"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A mail a transition causes: a template kind, who gets it, and free text for it."""
+
+    kind: str
+    audience: str  # sender, reviewers, reviewer, operators
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    case: Case
+    notices: tuple[Notice, ...] = ()
+    delist: bool = False  # take the case's IP off the block list
+    applied: bool = True  # False when the command was unknown or came too late
 
 
 def case_id(number: int) -> str:
     return f"{CASE_PREFIX}{number:06d}"
 
 
-def open_case(number: int, extraction: Extraction, now: datetime) -> Case:
+def is_final(case: Case) -> bool:
+    return case.status not in OPEN_STATUSES
+
+
+def open_case(
+    number: int, extraction: Extraction, now: datetime, linked: str | None = None
+) -> Case:
     """A new review case for a 5.7.511 request with a public IP."""
     assert extraction.ip and extraction.ndr_code and extraction.sender
+    text = f"request for {extraction.ip}" + (f", reopening {linked}" if linked else "")
     return Case(
         id=case_id(number),
         ip=extraction.ip,
@@ -31,10 +59,23 @@ def open_case(number: int, extraction: Extraction, now: datetime) -> Case:
         subject=extraction.subject or "",
         received_at=now,
         due_at=sla.due_at(now),
-        status=CaseStatus.OPEN,
         message_ids=tuple(m for m in (extraction.message_id,) if m),
-        events=(Event(now, extraction.sender, "opened", f"request for {extraction.ip}"),),
+        events=(Event(now, extraction.sender, "opened", text),),
+        linked_case=linked,
     )
+
+
+def reopen(old: Case, number: int, extraction: Extraction, now: datetime) -> Case:
+    """A sender's reply to a closed case opens a new case for the same IP, linked to the old."""
+    request = dataclasses.replace(
+        extraction,
+        ip=old.ip,
+        ndr_code=old.ndr_code,
+        evidence=old.evidence,
+        sender=extraction.sender or old.requester,
+        language=extraction.language or old.language,
+    )
+    return open_case(number, request, now, linked=old.id)
 
 
 def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
@@ -45,13 +86,99 @@ def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
     return _with(case, event, extraction.message_id)
 
 
+def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
+    """The sender wrote again on an open case: record it, wake it up, tell the reviewers."""
+    event = Event(now, extraction.sender or "unknown", "follow_up", extraction.own_words[:2000])
+    updated = _with(case, event, extraction.message_id)
+    if updated.status is CaseStatus.WAITING:
+        updated = _status(updated, CaseStatus.OPEN, now, BOT, "the sender answered")
+    return Decision(updated, (Notice("reviewer_followup", "reviewers", extraction.own_words),))
+
+
 def record_reply(case: Case, message_id: str, kind: str, now: datetime) -> Case:
     """A reply we queued for the case's sender becomes part of its thread and history."""
-    return _with(case, Event(now, "delist-bot", f"reply_{kind}"), message_id)
+    return _with(case, Event(now, BOT, f"reply_{kind}"), message_id)
+
+
+def apply_command(case: Case, command: Command, reviewer: str, now: datetime) -> Decision:
+    """A reviewer's accepted command: the new case and who hears about it."""
+    word, text = command.word, command.message
+    note = Event(now, reviewer, word, text)
+    if word == "note":
+        return Decision(_with(case, note, None))
+    if word == "take":
+        return Decision(dataclasses.replace(_with(case, note, None), assignee=reviewer))
+    if is_final(case):
+        late = f"{case.id} is already {case.status.value}; only note works now"
+        return Decision(
+            _with(case, Event(now, reviewer, "ignored_command", f"{word}: {late}"), None),
+            (Notice("reviewer_help", "reviewer", late),),
+            applied=False,
+        )
+    if word == "approve":
+        decided = _decide(_with(case, note, None), CaseStatus.DELISTED, now)
+        return Decision(decided, (Notice("delisted", "sender", text),), delist=True)
+    if word == "deny":
+        return Decision(
+            _decide(_with(case, note, None), CaseStatus.DENIED, now),
+            (Notice("denied", "sender", text),),
+        )
+    if word == "info":
+        waiting = _contacted(
+            _status(_with(case, note, None), CaseStatus.WAITING, now, reviewer), now
+        )
+        return Decision(waiting, (Notice("info_request", "sender", text),))
+    if word == "close":
+        return Decision(_decide(_with(case, note, None), CaseStatus.CLOSED, now, contact=False))
+    unknown = f"unknown command {word!r}" if word else "the first line holds no command"
+    return Decision(
+        _with(case, Event(now, reviewer, "ignored_command", unknown), None),
+        (Notice("reviewer_help", "reviewer", unknown),),
+        applied=False,
+    )
+
+
+def add_event(case: Case, actor: str, kind: str, text: str, now: datetime) -> Case:
+    return _with(case, Event(now, actor, kind, text), None)
+
+
+def reject_command(case: Case, reason: str, actor: str, now: datetime) -> Case:
+    """A command that failed its checks is kept on the case and reaches no one."""
+    return _with(case, Event(now, actor or "unknown", "rejected_command", reason), None)
+
+
+def mark(case: Case, kind: str, now: datetime) -> Case:
+    """Note a reminder, escalation or holding reply as sent (so it is never sent twice)."""
+    field = {"reminder": "reminded_at", "escalation": "escalated_at", "holding": "holding_sent_at"}[
+        kind
+    ]
+    updated = dataclasses.replace(_with(case, Event(now, BOT, kind), None), **{field: now})
+    if kind == "holding":
+        updated = _contacted(updated, now)
+        if now > case.due_at:
+            late = Event(
+                now, BOT, "breach", f"first contact {now - case.due_at} after the deadline"
+            )
+            updated = dataclasses.replace(_with(updated, late, None), breached_at=now)
+    return updated
+
+
+def _decide(case: Case, status: CaseStatus, now: datetime, contact: bool = True) -> Case:
+    decided = dataclasses.replace(_status(case, status, now, BOT), decided_at=now)
+    return _contacted(decided, now) if contact else decided
+
+
+def _contacted(case: Case, now: datetime) -> Case:
+    return case if case.first_contact_at else dataclasses.replace(case, first_contact_at=now)
+
+
+def _status(case: Case, status: CaseStatus, now: datetime, actor: str, why: str = "") -> Case:
+    text = f"{case.status.value} -> {status.value}" + (f": {why}" if why else "")
+    return dataclasses.replace(_with(case, Event(now, actor, "status", text), None), status=status)
 
 
 def _with(case: Case, event: Event, message_id: str | None) -> Case:
-    ids = case.message_ids + (
-        (message_id,) if message_id and message_id not in case.message_ids else ()
-    )
+    ids = case.message_ids
+    if message_id and message_id not in ids:
+        ids = (*ids, message_id)
     return dataclasses.replace(case, events=(*case.events, event), message_ids=ids)

@@ -139,7 +139,10 @@ def demo(folder: Path) -> None:
         )
         for kind, mail_id in zip(item.replies, item.reply_ids, strict=True):
             click.echo(f"  reply ({kind}): {outbox / (mail_id + '.eml')}")
-    click.echo(f"\n{len(result.report.sent)} replies written to {outbox}")
+    click.echo(
+        f"\n{len(result.report.sent)} mails written to {outbox} "
+        "(replies to senders, and a notification to the reviewers for each new case)"
+    )
     click.echo(f"cases and history: {result.folder / 'store.json'}")
 
 

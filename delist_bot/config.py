@@ -69,6 +69,11 @@ class ReviewConfig:
     reviewers: list[str] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)
     secret: str = ""
+    authserv_id: str = ""
+    require_listed: bool = False
+    reminder_hours: float = 24.0
+    escalation_hours: float = 40.0
+    holding_hours: float = 44.0
 
 
 @dataclass(frozen=True)

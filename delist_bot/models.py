@@ -56,6 +56,7 @@ class Extraction:
     redirected: bool = False
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    auth_results: tuple[str, ...] = ()  # Authentication-Results headers, for reviewer commands
     headers: dict[str, str] = field(default_factory=dict)  # the few that mark automatic mail
     top_type: str = "text/plain"
     size: int = 0
@@ -97,8 +98,14 @@ class Case:
     status: CaseStatus = CaseStatus.OPEN
     message_ids: tuple[str, ...] = ()  # every message of the thread, for follow-ups
     events: tuple[Event, ...] = ()
-    first_contact_at: datetime | None = None
+    first_contact_at: datetime | None = None  # a decision, a question, or the holding reply
     decided_at: datetime | None = None
+    assignee: str | None = None
+    linked_case: str | None = None  # the closed case this one reopened
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    holding_sent_at: datetime | None = None
+    breached_at: datetime | None = None  # the promise was missed (the worker was down)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """One message through parse -> rules -> cases -> store, in one transaction.
 
-`plan` is pure (facts in, decisions out); `process` reads the facts and writes the plan.
+`plan` is pure (facts in, decisions out); the handlers read facts from the store and write back.
 """
 
 from __future__ import annotations
@@ -10,36 +10,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from delist_bot import cases, codes, sla
-from delist_bot.models import Action, Case, Extraction, OutgoingMail
+from delist_bot import cases, codes, outgoing, review, sla
+from delist_bot.cases import Notice
+from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import is_public
-from delist_bot.replies import Sender, Thread, build_reply
-from delist_bot.rules import automatic_reason, request_action
+from delist_bot.outgoing import Settings
+from delist_bot.replies import Thread, build_reply, when
+from delist_bot.rules import Route, automatic_reason, request_action, route
 from delist_bot.store import Transaction
 
-
-@dataclass(frozen=True)
-class Settings:
-    sender: Sender
-    own_addresses: tuple[str, ...]
-    replies_per_sender: int = 3
-    reply_window_hours: int = 24
+__all__ = ["Facts", "Plan", "Processed", "Settings", "apply_decision", "plan", "process"]
+SENDER_DECISIONS = ("delisted", "denied", "info_request")
 
 
 @dataclass(frozen=True)
 class Facts:
-    """What the store knows that the decision needs."""
+    """What the store knows that a new request's decision needs."""
 
     open_case: Case | None
     next_case_number: int
     recent_replies: int
+    listed: bool | None = None  # None: no block list kept
 
 
 @dataclass(frozen=True)
 class Plan:
     action: Action | None
-    outcome: str  # replied, rate_limited, ignored, quarantined
+    outcome: str  # replied, rate_limited, ignored, quarantined, not_listed
     reason: str = ""
     case: Case | None = None
     case_is_new: bool = False
@@ -57,7 +55,7 @@ class Processed:
     outcome: str
     reason: str = ""
     case_id: str | None = None
-    replies: tuple[str, ...] = field(default_factory=tuple)  # the kinds of reply queued
+    replies: tuple[str, ...] = field(default_factory=tuple)  # the kinds of mail queued
     reply_ids: tuple[str, ...] = field(default_factory=tuple)
     folder: str = ""
 
@@ -69,7 +67,7 @@ def message_key(extraction: Extraction, raw: bytes) -> str:
 
 
 def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings) -> Plan:
-    """Decide what one request gets. Pure."""
+    """Decide what one new request gets. Pure."""
     if extraction.error:
         return Plan(None, "quarantined", extraction.error)
     action = request_action(extraction, settings.own_addresses)
@@ -77,14 +75,15 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
         return Plan(action, "ignored", automatic_reason(extraction, settings.own_addresses) or "")
     assert action is not None and extraction.sender
     case, is_new, kind = None, False, action.value
-    if action is Action.REVIEW:
-        assert extraction.ip
+    if action is Action.REVIEW and facts.listed is False:
+        kind = "not_listed"
+    elif action is Action.REVIEW:
         if facts.open_case is not None:
             case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
         else:
             case, is_new = cases.open_case(facts.next_case_number, extraction, now), True
     if facts.recent_replies >= settings.replies_per_sender:
-        reason = f"{facts.recent_replies} replies to {extraction.sender} in {settings.reply_window_hours} h"
+        reason = f"{facts.recent_replies} replies to {extraction.sender} in {settings.reply_window_hours:g} h"
         return Plan(action, "rate_limited", reason, case, is_new)
     thread = Thread(
         extraction.sender, extraction.subject or "", extraction.message_id, extraction.references
@@ -92,7 +91,7 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
     mail = build_reply(
         kind,
         extraction.language,
-        reply_context(kind, extraction, case),
+        reply_context(extraction, case),
         thread,
         settings.sender,
         now,
@@ -100,10 +99,12 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
     )
     if case is not None:
         case = cases.record_reply(case, mail.message_id, kind, now)
-    return Plan(action, "replied", "", case, is_new, (mail,))
+    return Plan(
+        action, "not_listed" if kind == "not_listed" else "replied", "", case, is_new, (mail,)
+    )
 
 
-def reply_context(kind: str, extraction: Extraction, case: Case | None) -> dict[str, Any]:
+def reply_context(extraction: Extraction, case: Case | None) -> dict[str, Any]:
     """The template variables: all of them plain data, none of them template source."""
     info = codes.lookup(extraction.ndr_code)
     context: dict[str, Any] = {
@@ -116,9 +117,10 @@ def reply_context(kind: str, extraction: Extraction, case: Case | None) -> dict[
         "code_meaning": info.meaning if info else "",
         "code_advice": info.advice if info else "",
         "problem": need_info_problem(extraction),
+        "text": "",
     }
     if case is not None:
-        context.update(due_at=_when(case.due_at), opened_at=_when(case.received_at))
+        context.update(due_at=when(case.due_at), opened_at=when(case.received_at))
     return context
 
 
@@ -130,10 +132,6 @@ def need_info_problem(extraction: Extraction) -> str:
     if extraction.ip and not is_public(extraction.ip):
         return "not_public"
     return "no_ip"
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Settings) -> Processed:
@@ -149,59 +147,255 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
             "duplicate_delivery",
             "this Message-ID was handled before",
         )
+    known = _case_named_by(tx, extraction)
+    handler = {
+        Route.COMMAND: _command,
+        Route.FOLLOW_UP: _follow_up,
+    }.get(route(extraction, known, settings.own_addresses), _request)
+    result = handler(tx, extraction, raw, known, now, settings)
+    result = Processed(uid, key, *result)
+    tx.record_message(
+        {
+            "key": key,
+            "uid": uid,
+            "message_id": extraction.message_id,
+            "sender": extraction.sender,
+            "subject": extraction.subject,
+            "received_at": now.isoformat(),
+            "action": result.action,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "case_id": result.case_id,
+            "ndr_code": extraction.ndr_code,
+            "ip": extraction.ip,
+            "language": extraction.language,
+        }
+    )
+    return result
+
+
+Outcome = tuple[str | None, str | None, str, str, str | None, tuple[str, ...], tuple[str, ...]]
+
+
+def _outcome(
+    extraction: Extraction,
+    action: str | None,
+    outcome: str,
+    reason: str,
+    case: Case | None,
+    mails: tuple[OutgoingMail, ...],
+) -> Outcome:
+    return (
+        extraction.sender,
+        action,
+        outcome,
+        reason,
+        case.id if case else None,
+        tuple(m.kind for m in mails),
+        tuple(m.id for m in mails),
+    )
+
+
+def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
+    tagged = review.case_tag(extraction.subject)
+    if tagged and (case := tx.case(tagged)) is not None:
+        return case
+    return tx.case_for_messages((extraction.in_reply_to or "", *extraction.references))
+
+
+def _request(
+    tx: Transaction,
+    extraction: Extraction,
+    raw: bytes,
+    _known: Case | None,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    listed = None
+    if settings.require_listed and extraction.ip and tx.listings():
+        listed = tx.listing_for(extraction.ip) is not None
     facts = Facts(
         open_case=tx.open_case_for_ip(extraction.ip) if extraction.ip else None,
         next_case_number=int(tx.get_state("case_counter", 0)) + 1,
-        recent_replies=tx.replies_since(
-            extraction.sender, sla.window_start(now, settings.reply_window_hours)
-        )
-        if extraction.sender
-        else 0,
+        recent_replies=_recent_replies(tx, extraction.sender, now, settings),
+        listed=listed,
     )
     decided = plan(extraction, facts, now, settings)
-    write_plan(tx, decided, extraction, now, settings)
-    record = _record(uid, key, extraction, decided, now)
-    tx.record_message(record)
-    return Processed(
-        uid,
-        key,
-        extraction.sender,
-        record["action"],
-        decided.outcome,
-        decided.reason,
-        record["case_id"],
-        tuple(m.kind for m in decided.mails),
-        tuple(m.id for m in decided.mails),
+    mails = decided.mails
+    if decided.case_is_new:
+        tx.next_case_number()
+        mails += _notify_reviewers(tx, decided.case, extraction.own_words, raw, now, settings)
+    if decided.case is not None:
+        tx.save_case(decided.case)
+    _enqueue(tx, mails, now, settings)
+    action = decided.action.value if decided.action else None
+    return _outcome(extraction, action, decided.outcome, decided.reason, decided.case, mails)
+
+
+def _notify_reviewers(
+    tx: Transaction, case: Case | None, words: str, raw: bytes, now: datetime, settings: Settings
+) -> tuple[OutgoingMail, ...]:
+    assert case is not None
+    same_ip, same_network = tx.cases_near(case.ip)
+    dossier = outgoing.build_dossier(
+        case, same_ip, same_network, tx.history_for(case.ip), tx.listing_for(case.ip)
+    )
+    mail = outgoing.review_request(case, words, dossier, raw, settings, now)
+    return (mail,) if mail else ()
+
+
+def _follow_up(
+    tx: Transaction,
+    extraction: Extraction,
+    raw: bytes,
+    case: Case | None,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    assert case is not None
+    if case.status is CaseStatus.CLOSED:
+        return _reopen(tx, extraction, raw, case, now, settings)
+    decision = cases.follow_up(case, extraction, now)
+    mails = _render(decision.notices, decision.case, settings, now)
+    tx.save_case(decision.case)
+    _enqueue(tx, mails, now, settings)
+    return _outcome(extraction, "follow_up", "added_to_case", "", decision.case, mails)
+
+
+def _reopen(
+    tx: Transaction,
+    extraction: Extraction,
+    raw: bytes,
+    closed: Case,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    """A reply to a closed case: a new case for the same IP that links to the old one."""
+    case = cases.reopen(closed, tx.next_case_number(), extraction, now)
+    tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
+    ack = outgoing.sender_mail("review", case, "", settings, now, {"hours": 48})
+    case = cases.record_reply(case, ack.message_id, "review", now)
+    mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, raw, now, settings))
+    tx.save_case(case)
+    _enqueue(tx, mails, now, settings)
+    return _outcome(
+        extraction, "review", "reopened", f"follow-up on closed {closed.id}", case, mails
     )
 
 
-def write_plan(
-    tx: Transaction, decided: Plan, extraction: Extraction, now: datetime, settings: Settings
+def _command(
+    tx: Transaction,
+    extraction: Extraction,
+    raw: bytes,
+    _known: Case | None,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    reference = review.token_reference(extraction)
+    assert reference is not None
+    case = tx.case(reference[0])
+    if case is None:
+        return _outcome(extraction, "command", "ignored", f"no case {reference[0]}", None, ())
+    reviewer = extraction.from_address or ""
+    refused = review.rejection(
+        extraction,
+        case.id,
+        reference[1],
+        settings.secret,
+        list(settings.reviewers),
+        settings.authserv_id,
+    )
+    if refused:
+        tx.save_case(cases.reject_command(case, refused, reviewer, now))
+        return _outcome(extraction, "command", "rejected", refused, case, ())
+    command = review.parse_command(extraction.own_words)
+    decision = cases.apply_command(case, command, reviewer, now)
+    return _apply(tx, extraction, decision, reviewer, now, settings)
+
+
+def _apply(
+    tx: Transaction,
+    extraction: Extraction,
+    decision: cases.Decision,
+    reviewer: str,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    case, mails = apply_decision(tx, decision, reviewer, now, settings)
+    outcome = "applied" if decision.applied else "not_applied"
+    return _outcome(extraction, "command", outcome, "", case, mails)
+
+
+def apply_decision(
+    tx: Transaction, decision: cases.Decision, reviewer: str, now: datetime, settings: Settings
+) -> tuple[Case, tuple[OutgoingMail, ...]]:
+    """Write a reviewer's decision: the block list, the case, and the mail it sends."""
+    case = decision.case
+    if decision.delist:
+        network = tx.record_delisting(case.ip, now, case.id)
+        case = cases.add_event(
+            case,
+            reviewer,
+            "blocklist",
+            f"removed {network}" if network else "the IP was not listed",
+            now,
+        )
+    mails = _render(decision.notices, case, settings, now, reviewer)
+    for mail in mails:
+        if mail.kind in SENDER_DECISIONS:
+            case = cases.record_reply(case, mail.message_id, mail.kind, now)
+    tx.save_case(case)
+    _enqueue(tx, mails, now, settings, count_toward_limit=False)
+    return case, mails
+
+
+def _render(
+    notices: tuple[Notice, ...],
+    case: Case,
+    settings: Settings,
+    now: datetime,
+    reviewer: str | None = None,
+) -> tuple[OutgoingMail, ...]:
+    rendered = (outgoing.render(n, case, settings, now, reviewer) for n in notices)
+    return tuple(m for m in rendered if m is not None)
+
+
+def _recent_replies(tx: Transaction, sender: str | None, now: datetime, settings: Settings) -> int:
+    if not sender:
+        return 0
+    return tx.replies_since(sender, sla.window_start(now, settings.reply_window_hours))
+
+
+def _enqueue(
+    tx: Transaction,
+    mails: tuple[OutgoingMail, ...],
+    now: datetime,
+    settings: Settings,
+    count_toward_limit: bool = True,
 ) -> None:
-    if decided.case_is_new:
-        tx.next_case_number()
-    if decided.case is not None:
-        tx.save_case(decided.case)
-    for mail in decided.mails:
+    window = sla.window_start(now, settings.reply_window_hours)
+    for mail in mails:
         tx.enqueue(mail)
-        tx.count_reply(mail.to, now, sla.window_start(now, settings.reply_window_hours))
+        if count_toward_limit and not mail.kind.startswith(("reviewer_", "operator_")):
+            tx.count_reply(mail.to, now, window)
 
 
-def _record(
-    uid: str, key: str, extraction: Extraction, decided: Plan, now: datetime
-) -> dict[str, Any]:
-    return {
-        "key": key,
-        "uid": uid,
-        "message_id": extraction.message_id,
-        "sender": extraction.sender,
-        "subject": extraction.subject,
-        "received_at": now.isoformat(),
-        "action": decided.action.value if decided.action else None,
-        "outcome": decided.outcome,
-        "reason": decided.reason,
-        "case_id": decided.case.id if decided.case else None,
-        "ndr_code": extraction.ndr_code,
-        "ip": extraction.ip,
-        "language": extraction.language,
-    }
+def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tuple[str, str]]:
+    """Reminders, escalations and holding replies that are due: sent once, never twice."""
+    done = []
+    for case in tx.open_cases():
+        for step in sla.due_steps(case, now, settings.ages):
+            notice = {
+                "reminder": Notice("reviewer_reminder", "reviewers"),
+                "escalation": Notice("operator_escalation", "operators"),
+                "holding": Notice("holding", "sender"),
+            }[step]
+            mail = outgoing.render(notice, case, settings, now)
+            case = cases.mark(case, step, now)
+            if mail is not None:
+                if step == "holding":
+                    case = cases.record_reply(case, mail.message_id, "holding", now)
+                tx.enqueue(mail)
+            done.append((case.id, step))
+        tx.save_case(case)
+    return done

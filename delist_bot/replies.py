@@ -5,10 +5,13 @@ Text from a request is only ever a template variable, and header values are clea
 
 from __future__ import annotations
 
+import email
+import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -70,7 +73,11 @@ def template_name(kind: str, language: str | None) -> str:
 
 
 def render(name: str, context: dict[str, Any]) -> str:
-    return environment().get_template(name).render(**context)
+    return environment().get_template(name).render(**context, when=when)
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def clean_header(value: str, limit: int = 200) -> str:
@@ -82,6 +89,53 @@ def reply_subject(subject: str | None, case_id: str | None) -> str:
     subject = _REPLY_PREFIX.sub("", clean_header(subject or "")) or "your delisting request"
     tag = f" [{case_id}]" if case_id and f"[{case_id}]" not in subject else ""
     return f"Re: {subject}{tag}"
+
+
+def build_internal(
+    kind: str,
+    recipients: list[str],
+    subject: str,
+    context: dict[str, Any],
+    sender: Sender,
+    now: datetime,
+    case_id: str,
+    message_id: str | None = None,
+    references: tuple[str, ...] = (),
+    attachment: bytes | None = None,
+) -> OutgoingMail:
+    """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
+    body = render(f"internal/{kind}.en.txt", context)
+    message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender.address
+    msg["To"] = ", ".join(clean_header(r) for r in recipients)
+    msg["Subject"] = clean_header(subject, limit=300)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    if references:
+        msg["In-Reply-To"] = references[-1]
+        msg["References"] = " ".join(references)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = sender.domain
+    msg["X-Delist-Bot-Action"] = kind
+    msg["X-Delist-Bot-Case"] = case_id
+    msg.set_content(body, charset="utf-8")
+    if attachment is not None:
+        attach_request(msg, attachment, f"request-{case_id}.eml")
+    return OutgoingMail(
+        uuid.uuid4().hex, kind, ", ".join(recipients), msg.as_bytes(), message_id, now, case_id
+    )
+
+
+def attach_request(msg: EmailMessage, raw: bytes, filename: str) -> None:
+    """The request as message/rfc822; a message the generator cannot rewrite goes as a file."""
+    try:
+        inner = email.message_from_bytes(raw)
+        BytesGenerator(io.BytesIO(), policy=SMTP).flatten(inner)
+        msg.add_attachment(inner, disposition="attachment", filename=filename)
+    except Exception:  # a broken request must still reach the reviewer, as plain bytes
+        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename=filename)
 
 
 def build_reply(

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from enum import StrEnum
 
-from delist_bot.models import Action, Extraction
+from delist_bot.models import Action, Case, Extraction
 from delist_bot.ndr.ips import is_public
+from delist_bot.review import token_reference
 
 _AUTOMATIC_SENDERS = re.compile(r"^(?:mailer-daemon|mail-daemon|no-?reply)@", re.I)
 _SUPPRESS_VALUES = re.compile(r"\b(?:oof|autoreply|all)\b", re.IGNORECASE)
@@ -55,6 +57,31 @@ def _null_sender(extraction: Extraction) -> bool:
     if extraction.headers.get("return-path", "x").strip() in ("<>", ""):
         return True
     return bool(extraction.from_address and _AUTOMATIC_SENDERS.match(extraction.from_address))
+
+
+class Route(StrEnum):
+    """Which handler a message goes to, in the order the rules are tried."""
+
+    QUARANTINE = "quarantine"
+    IGNORE = "ignore"
+    COMMAND = "command"  # a reply to a reviewer notification (accepted or not, later)
+    FOLLOW_UP = "follow_up"  # the sender writing again on a case
+    REQUEST = "request"
+
+
+def route(
+    extraction: Extraction, known_case: Case | None, own_addresses: Iterable[str] = ()
+) -> Route:
+    """KNOWN_CASE is the case the subject tag or References name, looked up by the caller."""
+    if extraction.error:
+        return Route.QUARANTINE
+    if automatic_reason(extraction, own_addresses):
+        return Route.IGNORE
+    if token_reference(extraction):
+        return Route.COMMAND
+    if known_case is not None:
+        return Route.FOLLOW_UP
+    return Route.REQUEST
 
 
 def request_action(extraction: Extraction, own_addresses: Iterable[str] = ()) -> Action | None:

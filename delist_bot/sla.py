@@ -5,9 +5,21 @@ No clock is read here; callers pass `now`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from delist_bot.models import Case, CaseStatus
+
 PROMISE = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class Ages:
+    """When, after a request arrived, each of the promise's steps is due."""
+
+    reminder: timedelta = timedelta(hours=24)
+    escalation: timedelta = timedelta(hours=40)
+    holding: timedelta = timedelta(hours=44)
 
 
 def due_at(received_at: datetime) -> datetime:
@@ -15,6 +27,20 @@ def due_at(received_at: datetime) -> datetime:
     return received_at + PROMISE
 
 
-def window_start(now: datetime, hours: int) -> datetime:
+def window_start(now: datetime, hours: float) -> datetime:
     """The start of a rolling window of HOURS ending now (for reply rate limits)."""
     return now - timedelta(hours=hours)
+
+
+def due_steps(case: Case, now: datetime, ages: Ages) -> list[str]:
+    """The steps (reminder, escalation, holding) that are due now and not yet taken."""
+    age = now - case.received_at
+    steps = []
+    if case.status is CaseStatus.OPEN and not case.reminded_at and age >= ages.reminder:
+        steps.append("reminder")
+    awaiting = case.status in (CaseStatus.OPEN, CaseStatus.WAITING)
+    if awaiting and not case.first_contact_at and not case.escalated_at and age >= ages.escalation:
+        steps.append("escalation")
+    if awaiting and not case.first_contact_at and not case.holding_sent_at and age >= ages.holding:
+        steps.append("holding")
+    return steps

@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,20 @@ from tinydb import Query, TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
+from delist_bot.blocklist import contains, neighbourhood, specificity
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, OutgoingMail
 
 LOCK_TIMEOUT = 30.0
+TIME_FIELDS = (
+    "received_at",
+    "due_at",
+    "first_contact_at",
+    "decided_at",
+    "reminded_at",
+    "escalated_at",
+    "holding_sent_at",
+    "breached_at",
+)
 
 
 class StoreError(Exception):
@@ -175,6 +186,98 @@ class Transaction:
     def save_case(self, case: Case) -> None:
         self.db.table("cases").upsert(case_to_doc(case), self._q.id == case.id)
 
+    def case_for_messages(self, message_ids: Iterable[str]) -> Case | None:
+        """The case whose thread holds any of these Message-IDs (the newest such case)."""
+        wanted = [m for m in message_ids if m]
+        if not wanted:
+            return None
+        found = self.db.table("cases").search(self._q.message_ids.any(wanted))
+        return case_from_doc(max(found, key=lambda d: d["id"])) if found else None
+
+    def cases_near(self, ip: str) -> tuple[list[Case], list[Case]]:
+        """Cases for this IP, and for its /24 or /48, oldest first (for the dossier)."""
+        network = neighbourhood(ip)
+        docs = sorted(
+            self.db.table("cases").search(self._q.network == network), key=lambda d: d["id"]
+        )
+        near = [case_from_doc(d) for d in docs]
+        return [c for c in near if c.ip == ip], [c for c in near if c.ip != ip]
+
+    # The block list.
+    def listings(self, active_only: bool = True) -> list[dict[str, Any]]:
+        table = self.db.table("blocklist")
+        return list(table.search(self._q.active == True) if active_only else table.all())  # noqa: E712
+
+    def listing_for(self, ip: str) -> dict[str, Any] | None:
+        """The most specific active entry that holds IP."""
+        holding = [doc for doc in self.listings() if contains(doc["network"], ip)]
+        return max(holding, key=lambda d: specificity(d["network"]), default=None)
+
+    def history_for(self, ip: str) -> list[dict[str, Any]]:
+        """Every entry, active or not, that holds IP: its delistings and relistings."""
+        return [doc for doc in self.listings(active_only=False) if contains(doc["network"], ip)]
+
+    def add_listing(self, network: str, reason: str, now: datetime) -> str:
+        """'added', 'relisted' (it was delisted before) or 'already listed'."""
+        table = self.db.table("blocklist")
+        found = table.get(self._q.network == network)
+        if found is None:
+            table.insert(
+                {
+                    "network": network,
+                    "reason": reason,
+                    "added_at": now.isoformat(),
+                    "active": True,
+                    "removed_at": None,
+                    "delistings": [],
+                    "relistings": 0,
+                }
+            )
+            return "added"
+        if found["active"]:
+            return "already listed"
+        relisted = found["relistings"] + (1 if found["delistings"] else 0)
+        table.update(
+            {
+                "active": True,
+                "reason": reason or found["reason"],
+                "removed_at": None,
+                "relistings": relisted,
+                "added_at": now.isoformat(),
+            },
+            self._q.network == network,
+        )
+        return "relisted"
+
+    def remove_listing(self, network: str, now: datetime, delisted_by: str | None = None) -> bool:
+        """Deactivate an entry; with DELISTED_BY (a case) it counts as a delisting."""
+        table = self.db.table("blocklist")
+        found = table.get((self._q.network == network) & (self._q.active == True))  # noqa: E712
+        if found is None:
+            return False
+        delistings = found["delistings"] + (
+            [f"{now.isoformat()} {delisted_by}"] if delisted_by else []
+        )
+        table.update(
+            {"active": False, "removed_at": now.isoformat(), "delistings": delistings},
+            self._q.network == network,
+        )
+        return True
+
+    def record_delisting(self, ip: str, now: datetime, case_id: str) -> str | None:
+        """Approval: take the entry that holds IP off the list; the network it was, if any."""
+        entry = self.listing_for(ip)
+        if entry is None:
+            return None
+        self.remove_listing(entry["network"], now, delisted_by=case_id)
+        return entry["network"]
+
+    def open_cases(self) -> list[Case]:
+        statuses = [s.value for s in OPEN_STATUSES]
+        return [
+            case_from_doc(d) for d in self.db.table("cases").search(self._q.status.one_of(statuses))
+        ]
+
     def cases(self, status: str | None = None) -> list[Case]:
         table = self.db.table("cases")
         docs = table.search(self._q.status == status) if status else table.all()
@@ -236,22 +339,24 @@ def raw_of(doc: dict[str, Any]) -> bytes:
 
 def case_to_doc(case: Case) -> dict[str, Any]:
     doc = dataclasses.asdict(case)
+    doc["network"] = neighbourhood(case.ip)  # stored for the dossier's neighbourhood query
     doc["status"] = case.status.value
     doc["message_ids"] = list(case.message_ids)
     doc["events"] = [{**dataclasses.asdict(e), "at": e.at.isoformat()} for e in case.events]
-    for key in ("received_at", "due_at", "first_contact_at", "decided_at"):
+    for key in TIME_FIELDS:
         doc[key] = doc[key].isoformat() if doc[key] else None
     return doc
 
 
 def case_from_doc(doc: dict[str, Any]) -> Case:
     values = dict(doc)
+    values.pop("network", None)
     values["status"] = CaseStatus(doc["status"])
     values["message_ids"] = tuple(doc["message_ids"])
     values["events"] = tuple(
         Event(datetime.fromisoformat(e["at"]), e["actor"], e["kind"], e.get("text", ""))
         for e in doc["events"]
     )
-    for key in ("received_at", "due_at", "first_contact_at", "decided_at"):
+    for key in TIME_FIELDS:
         values[key] = datetime.fromisoformat(doc[key]) if doc.get(key) else None
     return Case(**values)

@@ -6,6 +6,7 @@ A message that cannot be handled is quarantined with its reason and never blocks
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import threading
 from collections.abc import Callable
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from delist_bot import sla
 from delist_bot.config import Config, resolve
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
-from delist_bot.pipeline import Processed, Settings, process
+from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
 from delist_bot.store import Store, Transaction, raw_of
 from delist_bot.transport import Outcome, Transport
@@ -35,24 +37,48 @@ class PassReport:
     sent: list[dict[str, Any]] = field(default_factory=list)
     retrying: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    deadlines: list[tuple[str, str]] = field(default_factory=list)
 
 
-def settings_for(config: Config) -> Settings:
+def settings_for(config: Config, secret: str) -> Settings:
     sender = Sender.from_address(config.smtp.from_address)
     own = (config.smtp.from_address, config.mailbox.username)
+    review = config.review
     return Settings(
         sender=sender,
         own_addresses=tuple(a for a in own if "@" in a),
+        reviewers=tuple(review.reviewers),
+        operators=tuple(review.operators),
+        secret=secret,
+        authserv_id=review.authserv_id,
+        require_listed=review.require_listed,
         replies_per_sender=config.limits.replies_per_sender,
         reply_window_hours=config.limits.reply_window_hours,
+        ages=sla.Ages(
+            reminder=timedelta(hours=review.reminder_hours),
+            escalation=timedelta(hours=review.escalation_hours),
+            holding=timedelta(hours=review.holding_hours),
+        ),
     )
+
+
+def review_secret(config: Config, store: Store) -> str:
+    """The configured secret, else one generated on first run and kept in the store."""
+    if config.review.secret:
+        return config.review.secret
+    with store.transaction() as tx:
+        secret = tx.get_state("review_secret")
+        if not secret:
+            secret = secrets.token_hex(32)
+            tx.set_state("review_secret", secret)
+    return str(secret)
 
 
 class Worker:
     def __init__(self, config: Config, after_commit: Callable[[Processed], None] | None = None):
         self.config = config
         self.store = Store(resolve(config, config.store.path))
-        self.settings = settings_for(config)
+        self.settings = settings_for(config, review_secret(config, self.store))
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
         self._last_error: str | None = None
 
@@ -61,8 +87,17 @@ class Worker:
         now = now or utcnow()
         report = PassReport()
         report.processed = self.poll(now)
+        report.deadlines = self.check_deadlines(now)
         self.deliver(now, report)
         return report
+
+    def check_deadlines(self, now: datetime) -> list[tuple[str, str]]:
+        """The 48-hour promise: reminders, escalations and holding replies that are due."""
+        with self.store.transaction() as tx:
+            done = deadline_pass(tx, now, self.settings)
+        for case_id, step in done:
+            log.info("case %s: %s sent", case_id, step)
+        return done
 
     def poll(self, now: datetime) -> list[Processed]:
         mailbox = open_mailbox(self.config)

@@ -23,11 +23,12 @@ def test_demo_answers_every_sample(tmp_path: Path) -> None:
         "ignore": 2,
     }
     written = sorted((tmp_path / "demo" / "outbox").glob("*.eml"))
-    assert len(written) == len(result.report.sent) == 7
+    assert len(written) == len(result.report.sent) == 9
     kinds = Counter(
         email.message_from_bytes(p.read_bytes())["X-Delist-Bot-Action"] for p in written
     )
     assert kinds["duplicate"] == 1 and kinds["review"] == 2
+    assert kinds["reviewer_notification"] == 2  # one per new case
     assert not list((tmp_path / "demo" / "maildir" / "new").iterdir())
 
 
@@ -41,5 +42,5 @@ def test_demo_twice_starts_clean(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
     assert "Seeded 9 sample requests" in result.stdout
-    assert "7 replies written to" in result.stdout
+    assert "9 mails written to" in result.stdout
     assert "case DL-000001" in result.stdout and "DL-000003" not in result.stdout

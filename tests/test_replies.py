@@ -14,7 +14,19 @@ from delist_bot.pipeline import reply_context
 from delist_bot.replies import LANGUAGES, TEMPLATES, Sender, Thread, build_reply, template_name
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-KINDS = ("review", "duplicate", "portal", "consumer", "other", "need_info")
+KINDS = (
+    "review",
+    "duplicate",
+    "portal",
+    "consumer",
+    "other",
+    "need_info",
+    "not_listed",
+    "delisted",
+    "denied",
+    "info_request",
+    "holding",
+)
 SENDER = Sender.from_address("delist@delist.example.net")
 REQUEST = Extraction(
     message_id="<req-1@example.org>",
@@ -37,7 +49,7 @@ def test_every_kind_renders_in_every_language(kind: str, language: str) -> None:
     mail = build_reply(
         kind,
         language,
-        reply_context(kind, REQUEST, case),
+        reply_context(REQUEST, case) | {"text": "Please tell us more."},
         Thread("ann@example.org", "help", "<req-1@example.org>"),
         SENDER,
         NOW,
@@ -57,7 +69,7 @@ def test_headers_thread_and_mark_the_reply() -> None:
     thread = Thread(
         "ann@example.org", "Fw: blocked", "<req-1@example.org>", ("<older@example.org>",)
     )
-    mail = build_reply("portal", "en", reply_context("portal", REQUEST, None), thread, SENDER, NOW)
+    mail = build_reply("portal", "en", reply_context(REQUEST, None), thread, SENDER, NOW)
     msg = email.message_from_bytes(mail.raw, policy=policy.default)
     assert msg["In-Reply-To"] == "<req-1@example.org>"
     assert msg["References"] == "<older@example.org> <req-1@example.org>"
@@ -79,7 +91,7 @@ def test_template_syntax_in_a_request_stays_text() -> None:
     mail = build_reply(
         "other",
         "en",
-        reply_context("other", hostile, None),
+        reply_context(hostile, None),
         Thread("ann@example.org", hostile.subject or "", None),
         SENDER,
         NOW,
@@ -94,7 +106,7 @@ def test_line_breaks_in_a_subject_never_make_a_header(subject: str) -> None:
     mail = build_reply(
         "need_info",
         "en",
-        reply_context("need_info", REQUEST, None),
+        reply_context(REQUEST, None),
         Thread("ann@example.org", subject, None),
         SENDER,
         NOW,
@@ -109,7 +121,7 @@ def test_the_case_tag_is_added_once() -> None:
     mail = build_reply(
         "duplicate",
         "en",
-        reply_context("duplicate", REQUEST, cases.open_case(1, REQUEST, NOW)),
+        reply_context(REQUEST, cases.open_case(1, REQUEST, NOW)),
         thread,
         SENDER,
         NOW,

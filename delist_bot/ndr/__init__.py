@@ -84,6 +84,7 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         redirected=resent_from is not None,
         in_reply_to=_message_id(header(msg, "In-Reply-To")),
         references=tuple(_MESSAGE_ID.findall(header(msg, "References") or ""))[-20:],
+        auth_results=tuple(all_headers(msg, "Authentication-Results"))[:10],
         headers={n: v for n in MARKER_HEADERS if (v := header(msg, n)) is not None},
         top_type=msg.get_content_type(),
         size=size,

@@ -1,0 +1,175 @@
+"""Turn a case's Notices into mail: who gets it, how it threads, and what its template sees.
+
+Pure: cases, settings and a clock in, OutgoingMail out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from delist_bot import sla
+from delist_bot.blocklist import neighbourhood
+from delist_bot.cases import Notice
+from delist_bot.models import Case, OutgoingMail
+from delist_bot.replies import Sender, Thread, build_internal, build_reply, when
+from delist_bot.review import case_token, notification_id, notification_tag
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Who the bot is and whom it tells; everything decisions need from the configuration."""
+
+    sender: Sender
+    own_addresses: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+    secret: str = ""
+    authserv_id: str = ""
+    require_listed: bool = False
+    replies_per_sender: int = 3
+    reply_window_hours: float = 24
+    ages: sla.Ages = field(default_factory=sla.Ages)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """What helps a reviewer decide: the IP's history and standing."""
+
+    network: str
+    listing: str
+    delistings: tuple[str, ...] = ()
+    relistings: int = 0
+    same_ip: tuple[str, ...] = ()
+    same_network: tuple[str, ...] = ()
+
+
+def build_dossier(
+    case: Case,
+    same_ip: list[Case],
+    same_network: list[Case],
+    history: list[dict[str, Any]],
+    listing: dict[str, Any] | None,
+) -> Dossier:
+    def label(c: Case) -> str:
+        return f"{c.id} ({c.status.value}, {c.received_at:%Y-%m-%d})"
+
+    listed = (
+        (
+            f"listed as {listing['network']} since {listing['added_at'][:10]}"
+            + (f" ({listing['reason']})" if listing.get("reason") else "")
+        )
+        if listing
+        else "not listed"
+    )
+    delistings = tuple(sorted(d[:10] + d[d.find(" ") :] for e in history for d in e["delistings"]))
+    return Dossier(
+        network=neighbourhood(case.ip),
+        listing=listed,
+        delistings=delistings,
+        relistings=sum(e["relistings"] for e in history),
+        same_ip=tuple(label(c) for c in same_ip if c.id != case.id),
+        same_network=tuple(label(c) for c in same_network if c.id != case.id),
+    )
+
+
+def sender_mail(
+    kind: str,
+    case: Case,
+    text: str,
+    settings: Settings,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+) -> OutgoingMail:
+    """A reply to the case's requester, in their language, threaded on their request."""
+    thread = Thread(
+        case.requester,
+        case.subject,
+        case.message_ids[0] if case.message_ids else None,
+        case.message_ids[1:],
+    )
+    values = {
+        "ip": case.ip,
+        "ndr_code": case.ndr_code,
+        "text": text,
+        "due_at": when(case.due_at),
+        "opened_at": when(case.received_at),
+        **(context or {}),
+    }
+    return build_reply(kind, case.language, values, thread, settings.sender, now, case.id)
+
+
+def review_request(
+    case: Case,
+    words: str,
+    dossier: Dossier,
+    request: bytes | None,
+    settings: Settings,
+    now: datetime,
+) -> OutgoingMail | None:
+    """The notification a reply to which decides the case."""
+    if not settings.reviewers:
+        return None
+    token = case_token(settings.secret, case.id)
+    subject = (
+        f"{notification_tag(case.id, token)} Review {case.ip} ({case.ndr_code}) "
+        f"from {case.requester}"
+    )
+    return build_internal(
+        "reviewer_notification",
+        list(settings.reviewers),
+        subject,
+        {"case": case, "words": words, "dossier": dossier},
+        settings.sender,
+        now,
+        case.id,
+        message_id=notification_id(case.id, token, settings.sender.domain),
+        attachment=request,
+    )
+
+
+def team_mail(
+    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+) -> OutgoingMail | None:
+    """Reminders, follow-ups and help for reviewers; escalations for operators."""
+    token = case_token(settings.secret, case.id)
+    recipients = {
+        "reviewers": list(settings.reviewers),
+        "reviewer": [reviewer] if reviewer else [],
+        "operators": list(settings.operators),
+    }[notice.audience]
+    if not recipients:
+        return None
+    titles = {
+        "reviewer_reminder": f"Reminder: {case.ip} is due by {when(case.due_at)}",
+        "reviewer_followup": f"The sender wrote again about {case.ip}",
+        "reviewer_help": "Your reply was not applied",
+        "operator_escalation": f"Escalation: no decision on {case.ip} yet",
+    }
+    context = {
+        "case": case,
+        "words": notice.text,
+        "text": notice.text,
+        "reviewers": list(settings.reviewers),
+        "hours": int(settings.ages.escalation.total_seconds() // 3600),
+        "holding_hours": int(settings.ages.holding.total_seconds() // 3600),
+    }
+    return build_internal(
+        notice.kind,
+        recipients,
+        f"{notification_tag(case.id, token)} {titles[notice.kind]}",
+        context,
+        settings.sender,
+        now,
+        case.id,
+        references=(notification_id(case.id, token, settings.sender.domain),),
+    )
+
+
+def render(
+    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+) -> OutgoingMail | None:
+    if notice.audience == "sender":
+        return sender_mail(notice.kind, case, notice.text, settings, now)
+    return team_mail(notice, case, settings, now, reviewer)
