@@ -1,0 +1,9 @@
+"""The `delist-bot` command line: thin click commands over the library.
+
+User errors become one clear line and a non-zero exit, never a traceback.
+"""
+
+from delist_bot.cli import blocklist, cases, parse, run
+from delist_bot.cli.app import cli, main
+
+__all__ = ["blocklist", "cases", "cli", "main", "parse", "run"]

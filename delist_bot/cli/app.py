@@ -1,0 +1,89 @@
+"""The command group, its shared options, and the rule that user errors are one line.
+
+Every command module registers itself on `cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+
+from delist_bot import __version__
+from delist_bot.config import Config, ConfigError, load, resolve
+from delist_bot.mailbox import MailboxError
+from delist_bot.store import Store, StoreError
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for (an unknown case id, a bad address)."""
+
+
+USER_ERRORS = (ConfigError, StoreError, MailboxError, UserError)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """What the user got wrong is said in one line on stderr, exit status 1."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        click.echo(f"delist-bot: {exc}", err=True)
+        sys.exit(1)
+
+
+def parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-11-29T10:00:00Z"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="DELIST_BOT_CONFIG",
+    help="The TOML configuration (default: $DELIST_BOT_CONFIG).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="delist-bot")
+@click.option("-v", "--verbose", is_flag=True, help="Log every message handled.")
+def cli(verbose: bool) -> None:
+    """Run the delist@ mailbox for IPs blocked by Microsoft 365."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+
+
+def load_config(path: str | None) -> Config:
+    return load(path)
+
+
+def open_store(config: Config) -> Store:
+    return Store(resolve(config, config.store.path))
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def print_json(value: object) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def main() -> None:
+    cli(prog_name="delist-bot")

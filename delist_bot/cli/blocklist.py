@@ -1,0 +1,115 @@
+"""`delist-bot blocklist`: the IPs and networks that reviews act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from delist_bot.blocklist import Listing, parse_file, parse_listing
+from delist_bot.cli.app import (
+    UserError,
+    cli,
+    config_option,
+    load_config,
+    now_utc,
+    one_line_errors,
+    open_store,
+    print_json,
+)
+
+
+@cli.group()
+def blocklist() -> None:
+    """The block list: import, add, remove, check, list."""
+
+
+@blocklist.command("import")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_file(config_path: str | None, file: Path) -> None:
+    """Add every 'IP-or-CIDR [reason]' line of FILE (# starts a comment)."""
+    listings, problems = parse_file(file.read_text(encoding="utf-8", errors="replace"))
+    for problem in problems:
+        click.echo(f"skipped {problem}", err=True)
+    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
+        results = [tx.add_listing(item.network, item.reason, now_utc()) for item in listings]
+    counts = {word: results.count(word) for word in ("added", "relisted", "already listed")}
+    click.echo(
+        ", ".join(f"{n} {word}" for word, n in counts.items())
+        + (f"; {len(problems)} line(s) skipped" if problems else "")
+    )
+
+
+@blocklist.command("add")
+@config_option
+@click.argument("address")
+@click.option("--reason", default="", help="Why it is listed.")
+def add(config_path: str | None, address: str, reason: str) -> None:
+    """List an IP or CIDR network."""
+    with one_line_errors():
+        listing = _listing(address)
+        with open_store(load_config(config_path)).transaction() as tx:
+            result = tx.add_listing(listing.network, reason, now_utc())
+    click.echo(f"{listing.network}: {result}")
+
+
+@blocklist.command("remove")
+@config_option
+@click.argument("address")
+def remove(config_path: str | None, address: str) -> None:
+    """Take an IP or CIDR network off the list (not counted as a delisting)."""
+    with one_line_errors():
+        listing = _listing(address)
+        with open_store(load_config(config_path)).transaction() as tx:
+            if not tx.remove_listing(listing.network, now_utc()):
+                raise UserError(f"{listing.network} is not on the block list")
+    click.echo(f"{listing.network}: removed")
+
+
+@blocklist.command("check")
+@config_option
+@click.argument("ip")
+def check(config_path: str | None, ip: str) -> None:
+    """Is IP listed? Exit 0 when it is, 1 when it is not."""
+    with one_line_errors():
+        _listing(ip)
+        with open_store(load_config(config_path)).transaction() as tx:
+            entry, history = tx.listing_for(ip), tx.history_for(ip)
+    delistings = sum(len(e["delistings"]) for e in history)
+    if entry is None:
+        click.echo(
+            f"{ip}: not listed" + (f" (delisted {delistings} time(s) before)" if delistings else "")
+        )
+        raise SystemExit(1)
+    reason = f" ({entry['reason']})" if entry["reason"] else ""
+    click.echo(f"{ip}: listed as {entry['network']} since {entry['added_at'][:10]}{reason}")
+
+
+@blocklist.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.option("--all", "everything", is_flag=True, help="Also entries delisted or removed.")
+def list_entries(config_path: str | None, as_json: bool, everything: bool) -> None:
+    """The listed networks."""
+    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
+        entries = sorted(tx.listings(active_only=not everything), key=lambda e: e["network"])
+    if as_json:
+        print_json(entries)
+        return
+    for entry in entries:
+        state = "listed" if entry["active"] else "off"
+        click.echo(
+            f"{entry['network']:<30} {state:<7} {entry['added_at'][:10]}  "
+            f"delisted {len(entry['delistings'])}x, relisted {entry['relistings']}x  "
+            f"{entry['reason']}"
+        )
+    if not entries:
+        click.echo("the block list is empty")
+
+
+def _listing(address: str) -> Listing:
+    try:
+        return parse_listing(address)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc

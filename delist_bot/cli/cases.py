@@ -1,0 +1,129 @@
+"""`delist-bot cases`: list, show and decide review cases from the terminal.
+
+A decision here is the same transition as a reviewer's email; its mail goes out with the
+worker's next outbox run.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from delist_bot.cli.app import (
+    UserError,
+    cli,
+    config_option,
+    load_config,
+    now_utc,
+    one_line_errors,
+    open_store,
+    print_json,
+)
+from delist_bot.models import Case, CaseStatus
+from delist_bot.replies import when
+from delist_bot.store import case_to_doc
+
+STATUSES = [s.value for s in CaseStatus]
+
+
+@cli.group()
+def cases() -> None:
+    """Review cases: list, show, decide."""
+
+
+@cases.command("list")
+@config_option
+@click.option("--status", type=click.Choice(STATUSES), help="Only cases in this state.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def list_cases(config_path: str | None, status: str | None, as_json: bool) -> None:
+    """The cases, newest first."""
+    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
+        found = sorted(tx.cases(status), key=lambda c: c.id, reverse=True)
+    if as_json:
+        print_json([case_to_doc(c) for c in found])
+        return
+    if not found:
+        click.echo("no cases" + (f" with status {status}" if status else ""))
+        return
+    click.echo(f"{'ID':<10} {'STATUS':<18} {'IP':<26} {'DUE':<21} {'ASSIGNEE':<20} REQUESTER")
+    for case in found:
+        click.echo(
+            f"{case.id:<10} {case.status.value:<18} {case.ip:<26} {when(case.due_at):<21} "
+            f"{case.assignee or '-':<20} {case.requester}"
+        )
+
+
+@cases.command("show")
+@config_option
+@click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+def show_case(config_path: str | None, case_id: str, as_json: bool) -> None:
+    """One case with its whole history."""
+    with one_line_errors():
+        case = _find(config_path, case_id)
+    if as_json:
+        print_json(case_to_doc(case))
+        return
+    for label, value in (
+        ("Case", case.id + (f" (reopens {case.linked_case})" if case.linked_case else "")),
+        ("Status", case.status.value),
+        ("IP", case.ip),
+        ("Code", case.ndr_code),
+        ("Evidence", case.evidence),
+        ("Requester", case.requester),
+        ("Language", case.language or "-"),
+        ("Assignee", case.assignee or "-"),
+        ("Received", when(case.received_at)),
+        ("Due", when(case.due_at)),
+        ("First contact", when(case.first_contact_at) if case.first_contact_at else "-"),
+        ("Decided", when(case.decided_at) if case.decided_at else "-"),
+    ):
+        click.echo(f"{label + ':':<15}{value}")
+    click.echo("\nHistory:")
+    for event in case.events:
+        text = f": {event.text}" if event.text else ""
+        click.echo(f"  {when(event.at)}  {event.actor:<28} {event.kind}{text}")
+
+
+@cases.command("decide")
+@config_option
+@click.argument("case_id")
+@click.argument("word", type=click.Choice(["approve", "deny", "info", "close", "note", "take"]))
+@click.option("--message", default="", help="The text for the sender (or the note).")
+@click.option("--reviewer", default=None, help="Who decides (default: your login name).")
+def decide(
+    config_path: str | None, case_id: str, word: str, message: str, reviewer: str | None
+) -> None:
+    """Decide a case as a reviewer's email would."""
+    from delist_bot import cases as transitions
+    from delist_bot.pipeline import apply_decision
+    from delist_bot.review import Command
+    from delist_bot.worker import review_secret, settings_for
+
+    actor = reviewer or f"{getpass.getuser()} (terminal)"
+    with one_line_errors():
+        config = load_config(config_path)
+        store = open_store(config)
+        settings = settings_for(config, review_secret(config, store))
+        with store.transaction() as tx:
+            case = tx.case(case_id.upper())
+            if case is None:
+                raise UserError(f"no case {case_id}")
+            if transitions.is_final(case) and word not in ("note", "take"):
+                raise UserError(
+                    f"{case.id} is already {case.status.value}; only note and take work now"
+                )
+            decision = transitions.apply_command(case, Command(word, message), actor, now_utc())
+            updated, mails = apply_decision(tx, decision, actor, now_utc(), settings)
+    click.echo(f"{updated.id}: {word} by {actor}; status {updated.status.value}")
+    for mail in mails:
+        click.echo(f"  queued {mail.kind} to {mail.to} (the worker sends it)")
+
+
+def _find(config_path: str | None, case_id: str) -> Case:
+    with open_store(load_config(config_path)).transaction() as tx:
+        case = tx.case(case_id.upper())
+    if case is None:
+        raise UserError(f"no case {case_id}")
+    return case
