@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,13 @@ from tests.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
 TESTS = Path(__file__).parent
 SAMPLES = TESTS / "samples"
 CORPUS = TESTS.parent.parent / "shared" / "corpus"
+
+
+def delist_bot(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The command line as a user runs it: a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "delist_bot", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from delist_bot.parse_report import CONTRACT_FIELDS
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, delist_bot
 
 REVIEW_SAMPLE = SAMPLES / "001-postfix-511-attached.eml"
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "delist_bot", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
+run = delist_bot
 
 
 def test_parse_json_prints_one_object_per_file() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from delist_bot.demo import run_demo
+from tests.conftest import delist_bot
 
 
 @pytest.fixture
@@ -27,12 +27,7 @@ def config_file(tmp_path: Path) -> Path:
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "delist_bot", *args[:2], "--config", str(config), *args[2:]],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return delist_bot(*args[:2], "--config", str(config), *args[2:])
 
 
 def test_list_and_show(config_file: Path) -> None:

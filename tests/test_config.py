@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from delist_bot.config import ConfigError, from_dict, load
+from tests.conftest import delist_bot
 
 VALID = {
     "mailbox": {
@@ -88,23 +87,13 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
 def test_the_cli_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     config = tmp_path / "delist-bot.toml"
     config.write_text('[mailbox]\nkind = "imap"\nhots = "x"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "delist_bot", "run", "--once", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = delist_bot("run", "--once", "--config", str(config))
     assert result.returncode == 1
     assert result.stderr == "delist-bot: unknown key mailbox.hots\n"
 
 
 def test_bad_now_is_a_usage_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "delist_bot", "run", "--once", "--now", "soon"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = delist_bot("run", "--once", "--now", "soon")
     assert (
         result.returncode == 2 and "ISO 8601" in result.stderr and "Traceback" not in result.stderr
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import email
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 from delist_bot.demo import run_demo
+from tests.conftest import delist_bot
 
 
 def test_demo_answers_every_sample(tmp_path: Path) -> None:
@@ -34,12 +33,7 @@ def test_demo_answers_every_sample(tmp_path: Path) -> None:
 
 def test_demo_twice_starts_clean(tmp_path: Path) -> None:
     for _ in range(2):
-        result = subprocess.run(
-            [sys.executable, "-m", "delist_bot", "demo", "--dir", str(tmp_path / "d")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = delist_bot("demo", "--dir", str(tmp_path / "d"))
         assert result.returncode == 0, result.stderr
     assert "Seeded 9 sample requests" in result.stdout
     assert "9 mails written to" in result.stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
@@ -14,7 +12,7 @@ from delist_bot.config import Config, from_dict
 from delist_bot.models import CaseStatus
 from delist_bot.store import Store
 from delist_bot.worker import Worker
-from tests.conftest import DATA_SAMPLES, imap_settings
+from tests.conftest import DATA_SAMPLES, delist_bot, imap_settings
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
 from tests.test_worker_imap import _write_toml
@@ -70,6 +68,14 @@ def reviewer_reply(
     )
     text = f"{body}\n\nOn Fri, 27 Nov 2026 at 09:00, delist-bot wrote:\n{quoted}\n"
     return ("\n".join(headers) + "\n\n" + text).encode()
+
+
+def sender_reply(to: Message, message_id: str, body: str) -> bytes:
+    return (
+        f"From: mario@mail.example.org\nTo: delist@delist.example.net\n"
+        f"Subject: {to['Subject']}\nMessage-ID: {message_id}\n"
+        f"In-Reply-To: {to['Message-ID']}\n\n{body}\n"
+    ).encode()
 
 
 def open_a_case(dovecot: Dovecot, user: str, smtp: SmtpServer, config: Config) -> Message:
@@ -185,12 +191,10 @@ def test_the_sender_answering_a_question_reopens_the_case(
     deliver(dovecot, imap_user, [reviewer_reply(notification, "info\nWhat do you send?")])
     Worker(config).run_once(T0 + timedelta(hours=1))
     [question] = mails(smtp_server, "info_request")
-    answer = (
-        f"From: mario@mail.example.org\nTo: delist@delist.example.net\n"
-        f"Subject: {question['Subject']}\nMessage-ID: <answer@example.org>\n"
-        f"In-Reply-To: {question['Message-ID']}\n\napprove\nOnly invoices, twice a month.\n"
+    answer = sender_reply(
+        question, "<answer@example.org>", "approve\nOnly invoices, twice a month."
     )
-    deliver(dovecot, imap_user, [answer.encode()])
+    deliver(dovecot, imap_user, [answer])
     Worker(config).run_once(T0 + timedelta(hours=3))
     case, listing = case_of(config)
     assert case.status is CaseStatus.OPEN and listing is not None  # "approve" from the sender
@@ -206,22 +210,7 @@ def test_holding_reply_at_45_hours_once(
 
     def run_at(hours: int) -> None:
         moment = (T0 + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "delist_bot",
-                "run",
-                "--once",
-                "--config",
-                str(config_file),
-                "--now",
-                moment,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = delist_bot("run", "--once", "--config", str(config_file), "--now", moment)
         assert result.returncode == 0, result.stderr
 
     run_at(0)
@@ -242,12 +231,8 @@ def test_a_reply_to_a_closed_case_opens_a_linked_one(
     deliver(dovecot, imap_user, [reviewer_reply(notification, "close")])
     Worker(config).run_once(T0 + timedelta(hours=1))
     [ack] = mails(smtp_server, "review")
-    again = (
-        f"From: mario@mail.example.org\nTo: delist@delist.example.net\n"
-        f"Subject: {ack['Subject']}\nMessage-ID: <again@example.org>\n"
-        f"In-Reply-To: {ack['Message-ID']}\n\nWe are still blocked, please look again.\n"
-    )
-    deliver(dovecot, imap_user, [again.encode()])
+    again = sender_reply(ack, "<again@example.org>", "We are still blocked, please look again.")
+    deliver(dovecot, imap_user, [again])
     Worker(config).run_once(T0 + timedelta(days=3))
     with Store(Path(config.store.path)).transaction() as tx:
         new = tx.case("DL-000002")

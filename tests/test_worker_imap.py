@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed
 from delist_bot.store import Store
 from delist_bot.worker import Worker
-from tests.conftest import DATA_SAMPLES, imap_settings
+from tests.conftest import DATA_SAMPLES, delist_bot, imap_settings
 from tests.imap_helpers import client, count, deliver
 from tests.servers import PASSWORD, Dovecot, SmtpServer
 
@@ -235,21 +234,8 @@ def test_cli_run_once(
         tmp_path, imap_settings(dovecot, imap_user, smtp_server, tmp_path / "store.json")
     )
     deliver(dovecot, imap_user, raw_requests())
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "delist_bot",
-            "run",
-            "--once",
-            "--config",
-            str(config_file),
-            "--now",
-            "2026-11-27T09:00:00Z",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = delist_bot(
+        "run", "--once", "--config", str(config_file), "--now", "2026-11-27T09:00:00Z"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"processed {len(REQUESTS)} message(s); sent 9")
@@ -268,12 +254,7 @@ def test_a_second_worker_refuses_to_start(imap_config: Config, tmp_path: Path) -
                 "store": {"path": imap_config.store.path},
             },
         )
-        result = subprocess.run(
-            [sys.executable, "-m", "delist_bot", "run", "--once", "--config", str(config_file)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = delist_bot("run", "--once", "--config", str(config_file))
     finally:
         store.release_worker_lock()
     assert result.returncode == 1
