@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SECRET_ENVIRONMENT = {
     ("mailbox", "password"): "DELIST_BOT_IMAP_PASSWORD",
@@ -87,6 +88,7 @@ class ScheduleConfig:
     poll_seconds: int = 60
     outbox_seconds: int = 30
     timezone: str = "UTC"
+    digest_time: str = "08:00"
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,18 @@ def _check_required(config: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{key} must be at least 1")
+
+
+def _check_schedule(schedule: ScheduleConfig) -> None:
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"schedule.timezone {schedule.timezone!r} is not a known time zone"
+        ) from exc
+    hour, _, minute = schedule.digest_time.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"schedule.digest_time must be HH:MM, not {schedule.digest_time!r}")
 
 
 def resolve(config: Config, path: str) -> Path:

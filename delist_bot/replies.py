@@ -128,6 +128,28 @@ def build_internal(
     )
 
 
+def build_digest(
+    recipients: list[str], subject: str, text: str, html: str, sender: Sender, now: datetime
+) -> OutgoingMail:
+    """The operators' daily report: HTML with a plain-text alternative."""
+    message_id = make_msgid(idstring="digest", domain=sender.domain)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender.address
+    msg["To"] = ", ".join(clean_header(r) for r in recipients)
+    msg["Subject"] = clean_header(subject, limit=300)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = sender.domain
+    msg["X-Delist-Bot-Action"] = "digest"
+    msg.set_content(text, charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return OutgoingMail(
+        uuid.uuid4().hex, "digest", ", ".join(recipients), msg.as_bytes(), message_id, now
+    )
+
+
 def attach_request(msg: EmailMessage, raw: bytes, filename: str) -> None:
     """The request as message/rfc822; a message the generator cannot rewrite goes as a file."""
     try:

@@ -10,6 +10,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -19,6 +20,7 @@ from apscheduler.events import (
     JobExecutionEvent,
 )
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from delist_bot.mailbox import MailboxError
 from delist_bot.worker import install_signal_handlers, sleep_with_backoff
@@ -51,6 +53,12 @@ def serve(worker: Worker) -> None:
         "interval",
         seconds=schedule.outbox_seconds,
         id="outbox",
+    )
+    hour, minute = (int(part) for part in schedule.digest_time.split(":"))
+    scheduler.add_job(
+        worker.send_digest,
+        CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(schedule.timezone)),
+        id="digest",
     )
     scheduler.add_listener(_report, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     stop = threading.Event()

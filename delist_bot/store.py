@@ -102,6 +102,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._worker_lock_path = self.path.with_name(self.path.name + ".worker")
         self._worker_lock: contextlib.ExitStack | None = None
 
     @contextlib.contextmanager
@@ -125,9 +126,7 @@ class Store:
         """Claim the store for this worker process; a second worker gets a clear refusal."""
         stack = contextlib.ExitStack()
         try:
-            handle = stack.enter_context(
-                _locked(self.path.with_name(self.path.name + ".worker"), blocking=False)
-            )
+            handle = stack.enter_context(_locked(self._worker_lock_path, blocking=False))
         except BlockingIOError as exc:
             stack.close()
             raise StoreError(
@@ -136,6 +135,16 @@ class Store:
         os.ftruncate(handle, 0)
         os.write(handle, str(os.getpid()).encode())
         self._worker_lock = stack
+
+    def worker_running(self) -> bool:
+        """True while some worker process holds this store's worker lock."""
+        if self._worker_lock is not None:
+            return True
+        try:
+            with _locked(self._worker_lock_path, blocking=False):
+                return False
+        except BlockingIOError:
+            return True
 
     def release_worker_lock(self) -> None:
         if self._worker_lock is not None:

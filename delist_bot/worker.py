@@ -16,6 +16,7 @@ from typing import Any
 
 from delist_bot import sla
 from delist_bot.config import Config, resolve
+from delist_bot.digest import digest_mail, queue_data
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
@@ -160,6 +161,18 @@ class Worker:
         if result.outcome == "quarantined":
             _log_quarantine(tx, result, now)
         return result
+
+    def send_digest(self, now: datetime | None = None) -> PassReport:
+        """The operators' daily digest: queued like any mail, then delivered at once."""
+        now = now or utcnow()
+        mail = digest_mail(queue_data(self.store), self.settings, now)
+        if mail is None:
+            log.warning("no [review] operators configured: no digest sent")
+            return PassReport()
+        with self.store.transaction() as tx:
+            tx.enqueue(mail)
+            tx.set_state("last_digest", now.isoformat())
+        return self.deliver(now)
 
     # The outbox -----------------------------------------------------------------------------
     def deliver(self, now: datetime, report: PassReport | None = None) -> PassReport:
