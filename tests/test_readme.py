@@ -56,3 +56,14 @@ def test_the_configuration_example_is_valid_and_complete() -> None:
             section.type if isinstance(section.type, type) else type(getattr(config, section.name))
         ):
             assert re.search(rf"\b{key.name}\b", block), f"{section.name}.{key.name} undocumented"
+
+
+def test_every_report_key_is_documented() -> None:
+    from datetime import UTC, datetime
+
+    from delist_bot.report import QueueData, build_report
+
+    section = README.split("The JSON keys are stable:", 1)[1].split("\n\n`status`", 1)[0]
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    for key in build_report(QueueData([]), now, now):
+        assert f"`{key}" in section, key
