@@ -173,7 +173,7 @@ def _outbox(outbox: list[dict[str, Any]]) -> dict[str, Any]:
     statuses = Counter(d["status"] for d in outbox)
     failed = sorted((d for d in outbox if d["status"] == "failed"), key=lambda d: d["created_at"])
     return {
-        "pending": statuses.get("pending", 0),
+        "pending": statuses.get("pending", 0) + statuses.get("sending", 0),
         "failed": statuses.get("failed", 0),
         "sent": statuses.get("sent", 0),
         "failures": [

@@ -41,32 +41,34 @@ def serve(worker: Worker) -> None:
             "misfire_grace_time": schedule.poll_seconds,
         },
     )
-    scheduler.add_job(
-        worker.guarded_pass,
-        "interval",
-        seconds=schedule.poll_seconds,
-        id="pass",
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        lambda: worker.deliver(datetime.now(UTC)),
-        "interval",
-        seconds=schedule.outbox_seconds,
-        id="outbox",
-    )
-    hour, minute = (int(part) for part in schedule.digest_time.split(":"))
-    scheduler.add_job(
-        worker.send_digest,
-        CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(schedule.timezone)),
-        id="digest",
-    )
-    scheduler.add_listener(_report, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     stop = threading.Event()
 
     def shutdown() -> None:
         stop.set()
         scheduler.shutdown(wait=False)
 
+    def one_pass() -> None:
+        worker.guarded_pass()
+        if worker.fatal is not None:
+            shutdown()
+
+    hour, minute = (int(part) for part in schedule.digest_time.split(":"))
+    scheduler.add_job(
+        one_pass,
+        "interval",
+        seconds=schedule.poll_seconds,
+        id="pass",
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        worker.guarded_delivery, "interval", seconds=schedule.outbox_seconds, id="outbox"
+    )
+    scheduler.add_job(
+        worker.send_digest,
+        CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(schedule.timezone)),
+        id="digest",
+    )
+    scheduler.add_listener(_report, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     install_signal_handlers(shutdown)
     if worker.config.mailbox.kind == "imap" and worker.config.mailbox.idle:
         threading.Thread(

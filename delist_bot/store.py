@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from tinydb import Query, TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
+from delist_bot import failpoints
 from delist_bot.blocklist import contains, neighbourhood, specificity
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, OutgoingMail
 
 LOCK_TIMEOUT = 30.0
+CLAIM_TIMEOUT = timedelta(minutes=5)
 TIME_FIELDS = (
     "received_at",
     "due_at",
@@ -39,6 +41,14 @@ TIME_FIELDS = (
 
 class StoreError(Exception):
     """The store cannot be used; the message is the one line the user sees."""
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+class StoreCorrupt(StoreError):
+    """The file cannot be read: the worker must stop rather than start over."""
 
 
 class AtomicJSONStorage(Storage):
@@ -57,17 +67,31 @@ class AtomicJSONStorage(Storage):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise StoreError(f"store {self.path} is unreadable ({exc}); restore a backup") from exc
+            backup = backup_path(self.path)
+            hint = f"; the last good copy is {backup}" if backup.exists() else ""
+            raise StoreCorrupt(f"store {self.path} is unreadable ({exc}){hint}") from exc
         if not isinstance(data, dict):
-            raise StoreError(f"store {self.path} is not a delist-bot store")
+            raise StoreCorrupt(f"store {self.path} is not a delist-bot store")
         return data
 
     def write(self, data: dict[str, Any]) -> None:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, separators=(",", ":"))
+                failpoints.reach("store_write")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a full disk: the store stays as it was
+            temporary.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        if self.path.exists():
+            # The last good copy, by a hard link: no bytes copied, and never a half-written file.
+            backup = backup_path(self.path)
+            link = backup.with_name(backup.name + ".new")
+            link.unlink(missing_ok=True)
+            os.link(self.path, link)
+            os.replace(link, backup)
         os.replace(temporary, self.path)
         directory = os.open(self.path.parent, os.O_RDONLY)
         try:
@@ -135,6 +159,9 @@ class Store:
         os.ftruncate(handle, 0)
         os.write(handle, str(os.getpid()).encode())
         self._worker_lock = stack
+        with self.transaction():  # under the store lock, no writer is mid-way: clear dead temps
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
 
     def worker_running(self) -> bool:
         """True while some worker process holds this store's worker lock."""
@@ -318,14 +345,23 @@ class Transaction:
             "next_attempt_at": mail.created_at.isoformat(),
             "last_error": None,
             "sent_at": None,
+            "claimed_at": None,
         }
         self.db.table("outbox").insert(doc)
 
-    def due_mail(self, now: datetime) -> list[dict[str, Any]]:
-        docs = self.db.table("outbox").search(
-            (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
-        )
-        return sorted(docs, key=lambda d: d["created_at"])
+    def claim_mail(self, now: datetime, clock: datetime) -> dict[str, Any] | None:
+        """The oldest mail due at NOW, marked as being sent; a claim whose sender died (older
+        than CLAIM_TIMEOUT by the wall CLOCK) is due again. The SMTP server may have accepted
+        that one: the only window in which a reply can go out twice."""
+        stale = (clock - CLAIM_TIMEOUT).isoformat()
+        due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
+        orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
+        docs = self.db.table("outbox").search(due | orphaned)
+        if not docs:
+            return None
+        doc = min(docs, key=lambda d: d["created_at"])
+        self.update_mail(doc["id"], status="sending", claimed_at=clock.isoformat())
+        return doc
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
         table = self.db.table("outbox")

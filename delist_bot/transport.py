@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass
 from enum import StrEnum
 
+from delist_bot import failpoints
 from delist_bot.config import Config, SmtpConfig, resolve
 
 
@@ -40,7 +41,9 @@ class Transport:
             return self._write(raw, name)
         try:
             smtp = self._connection()
+            failpoints.reach("smtp_before_send")
             refused = smtp.sendmail(sender, [recipient], raw)
+            failpoints.reach("smtp_accepted")
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             return self._failure(code, reply)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from delist_bot import sla
+from delist_bot import failpoints, sla
 from delist_bot.config import Config, resolve
 from delist_bot.digest import digest_mail, queue_data
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
-from delist_bot.store import Store, Transaction, raw_of
+from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction, raw_of
 from delist_bot.transport import Outcome, Transport
 
 log = logging.getLogger("delist_bot")
@@ -82,6 +82,7 @@ class Worker:
         self.settings = settings_for(config, review_secret(config, self.store))
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
         self._last_error: str | None = None
+        self.fatal: StoreError | None = None
 
     # One pass -------------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> PassReport:
@@ -119,8 +120,8 @@ class Worker:
         try:
             with self.store.transaction() as tx:
                 result = self._record(tx, fetched, now)
-        except MailboxError:
-            raise
+        except (MailboxError, StoreError):
+            raise  # the world is broken, not the message: retry the pass later
         except Exception as exc:  # a bug on one message must not block the queue
             log.exception("message %s could not be handled; quarantining it", fetched.uid)
             result = Processed(
@@ -133,6 +134,7 @@ class Worker:
             )
             with self.store.transaction() as tx:
                 _log_quarantine(tx, result, now)
+        failpoints.reach("after_commit")
         if self.after_commit is not None:
             self.after_commit(result)
         folder = (
@@ -176,27 +178,30 @@ class Worker:
 
     # The outbox -----------------------------------------------------------------------------
     def deliver(self, now: datetime, report: PassReport | None = None) -> PassReport:
+        """Send what is due, claiming each mail first so no two senders ever send it twice."""
         report = report or PassReport()
-        with self.store.transaction() as tx:
-            due = tx.due_mail(now)
-        if not due:
-            return report
-        transport = Transport(self.config)
+        transport: Transport | None = None
         try:
-            for doc in due:
+            while (doc := self._claim(now)) is not None:
+                transport = transport or Transport(self.config)
                 delivery = transport.send(
                     self.settings.sender.address, doc["to"], raw_of(doc), doc["id"]
                 )
+                changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
                 with self.store.transaction() as tx:
-                    changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
                     tx.update_mail(doc["id"], **changes)
                 bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
                 bucket[changes["status"]].append({**doc, **changes})
                 if changes["status"] != "sent":
                     log.warning("mail %s to %s: %s", doc["kind"], doc["to"], delivery.detail)
         finally:
-            transport.close()
+            if transport is not None:
+                transport.close()
         return report
+
+    def _claim(self, now: datetime) -> dict[str, Any] | None:
+        with self.store.transaction() as tx:
+            return tx.claim_mail(now, utcnow())
 
     # The loop -------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -207,12 +212,28 @@ class Worker:
             serve(self)
         finally:
             self.store.release_worker_lock()
+        if self.fatal is not None:
+            raise self.fatal
+
+    def guarded_delivery(self) -> None:
+        """The outbox job between passes; failures are the pass's to report."""
+        try:
+            self.deliver(utcnow())
+        except (StoreError, OSError) as exc:
+            log.debug("outbox run failed: %s", exc)
 
     def guarded_pass(self) -> None:
-        """One pass for the scheduler: a failure is logged once, and recovery is logged too."""
+        """One pass for the scheduler: a failure is logged once, and recovery is logged too.
+
+        A store that cannot be read stops the worker (self.fatal); everything else is retried.
+        """
         try:
             self.run_once()
-        except MailboxError as exc:
+        except StoreCorrupt as exc:
+            log.critical("stopping: %s", exc)
+            self.fatal = exc
+            return
+        except (MailboxError, StoreError, OSError) as exc:
             message = str(exc)
             if message != self._last_error:
                 log.error("pass failed: %s (will retry)", message)

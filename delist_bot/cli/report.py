@@ -131,7 +131,7 @@ def status(config_path: str | None) -> None:
             mailbox_error=mailbox_error,
             smtp_error=smtp_error,
             worker_running=store.worker_running(),
-            pending=sum(1 for d in outbox if d["status"] == "pending"),
+            pending=sum(1 for d in outbox if d["status"] in ("pending", "sending")),
             failed=sum(1 for d in outbox if d["status"] == "failed"),
             oldest_open_hours=max(
                 ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
