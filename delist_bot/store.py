@@ -349,18 +349,18 @@ class Transaction:
         }
         self.db.table("outbox").insert(doc)
 
-    def claim_mail(self, now: datetime, clock: datetime) -> dict[str, Any] | None:
-        """The oldest mail due at NOW, marked as being sent; a claim whose sender died (older
-        than CLAIM_TIMEOUT by the wall CLOCK) is due again. The SMTP server may have accepted
-        that one: the only window in which a reply can go out twice."""
-        stale = (clock - CLAIM_TIMEOUT).isoformat()
+    def claim_mail(self, now: datetime) -> dict[str, Any] | None:
+        """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
+        belongs to a sender that died and is due again: the SMTP server may have accepted that
+        mail already, the only window in which a reply can go out twice."""
+        stale = (now - CLAIM_TIMEOUT).isoformat()
         due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
         docs = self.db.table("outbox").search(due | orphaned)
         if not docs:
             return None
         doc = min(docs, key=lambda d: d["created_at"])
-        self.update_mail(doc["id"], status="sending", claimed_at=clock.isoformat())
+        self.update_mail(doc["id"], status="sending", claimed_at=now.isoformat())
         return doc
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:

@@ -201,7 +201,7 @@ class Worker:
 
     def _claim(self, now: datetime) -> dict[str, Any] | None:
         with self.store.transaction() as tx:
-            return tx.claim_mail(now, utcnow())
+            return tx.claim_mail(now)
 
     # The loop -------------------------------------------------------------------------------
     def serve(self) -> None:
