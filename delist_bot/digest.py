@@ -17,9 +17,9 @@ from delist_bot.store import Store
 DIGEST_PERIOD = timedelta(days=1)
 
 
-def queue_data(store: Store) -> QueueData:
-    with store.transaction() as tx:
-        return QueueData(tx.cases(), tx.messages(), tx.outbox(), tx.quarantined())
+def queue_data(store: Store, since: datetime | None = None) -> QueueData:
+    """The queue and its history (the archive from SINCE's month on) for a report."""
+    return QueueData(*store.history(since))
 
 
 def digest_mail(data: QueueData, settings: Settings, now: datetime) -> OutgoingMail | None:

@@ -138,7 +138,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
     """Record one message and everything it causes, inside the caller's transaction."""
     extraction = extract(raw)
     key = message_key(extraction, raw)
-    if tx.message(key) is not None:
+    if tx.seen(key):
         return Processed(
             uid,
             key,

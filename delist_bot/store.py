@@ -22,11 +22,17 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from delist_bot import failpoints
+from delist_bot.archive import Archive
 from delist_bot.blocklist import contains, neighbourhood, specificity
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, OutgoingMail
 
 LOCK_TIMEOUT = 30.0
 CLAIM_TIMEOUT = timedelta(minutes=5)
+# What stays in the hot store; older history moves to the archive at each pass's compaction.
+SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second delivery
+RECORDS_HOT = timedelta(days=2)  # message records, sent and failed mail
+FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
+QUARANTINE_HOT = timedelta(days=30)
 TIME_FIELDS = (
     "received_at",
     "due_at",
@@ -77,8 +83,9 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
+            text = json.dumps(data, separators=(",", ":"))  # the C encoder; json.dump is not
             with open(temporary, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                handle.write(text)
                 failpoints.reach("store_write")
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -127,6 +134,8 @@ class Store:
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._worker_lock_path = self.path.with_name(self.path.name + ".worker")
+        self.archive = Archive(self.path.with_name(self.path.name + ".archive"))
+        self.spool = self.path.with_name(self.path.name + ".spool")
         self._worker_lock: contextlib.ExitStack | None = None
 
     @contextlib.contextmanager
@@ -141,7 +150,7 @@ class Store:
             db = TinyDB(str(self.path), storage=CachingMiddleware(AtomicJSONStorage))
             db.storage.WRITE_CACHE_SIZE = 1 << 30  # write only at the end of the transaction
             db.storage.read()  # a damaged file is reported now, not by the first query
-            yield Transaction(db)
+            yield Transaction(db, self.archive, self.spool)
             db.storage.flush()
         finally:
             lock.__exit__(None, None, None)
@@ -163,6 +172,31 @@ class Store:
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
 
+    def compact(self, now: datetime) -> dict[str, int]:
+        """Move history out of the hot store, so that its size (and every write's cost) stays
+        that of the recent past. Archive first, then the hot store: a crash in between only
+        leaves duplicates in the archive, which its readers drop."""
+        with self.transaction() as tx:
+            moved = tx.take_history(now)
+            for name, records in moved.items():
+                self.archive.append(name, records)
+        for doc in moved.get("outbox", []):
+            (self.spool / f"{doc['id']}.eml").unlink(missing_ok=True)
+        return {name: len(records) for name, records in moved.items()}
+
+    def history(
+        self, since: datetime | None = None
+    ) -> tuple[list[Case], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Cases, message records, mail and quarantine records, hot and archived (for reports)."""
+        month = since.isoformat()[:7] if since else ""
+        with self.transaction() as tx:
+            cases = {d["id"]: d for d in self.archive.records("cases")}
+            cases |= {d["id"]: d for d in tx.db.table("cases").all()}
+            messages = self.archive.records("messages", month) + tx.messages()
+            outbox = self.archive.records("outbox", month) + tx.outbox()
+            quarantine = self.archive.records("quarantine", month) + tx.quarantined()
+        return [case_from_doc(d) for d in cases.values()], messages, outbox, quarantine
+
     def worker_running(self) -> bool:
         """True while some worker process holds this store's worker lock."""
         if self._worker_lock is not None:
@@ -182,8 +216,10 @@ class Store:
 class Transaction:
     """Domain reads and writes over one locked TinyDB snapshot."""
 
-    def __init__(self, db: TinyDB) -> None:
+    def __init__(self, db: TinyDB, archive: Archive, spool: Path) -> None:
         self.db = db
+        self.archive = archive
+        self.spool = spool
         self._q = Query()
 
     # State: counters, mailbox position, the review secret.
@@ -200,18 +236,23 @@ class Transaction:
         return number
 
     # Processed messages: the record that makes a second pass a no-op.
-    def message(self, key: str) -> dict[str, Any] | None:
-        return self.db.table("messages").get(self._q.key == key)
+    def seen(self, key: str) -> bool:
+        """Was a message with this key handled in the last SEEN_WINDOW?"""
+        return key in self.get_state("seen", {})
 
     def record_message(self, record: dict[str, Any]) -> None:
-        self.db.table("messages").upsert(record, self._q.key == record["key"])
+        self.db.table("messages").insert(record)
+        seen = self.get_state("seen", {})
+        seen[record["key"]] = record["received_at"]
+        self.set_state("seen", seen)
 
     def messages(self) -> list[dict[str, Any]]:
         return list(self.db.table("messages").all())
 
     # Cases.
     def case(self, case_id: str) -> Case | None:
-        found = self.db.table("cases").get(self._q.id == case_id)
+        """A case, hot or archived (a sender may answer a case closed long ago)."""
+        found = self.db.table("cases").get(self._q.id == case_id) or self.archive.case(case_id)
         return case_from_doc(found) if found else None
 
     def open_case_for_ip(self, ip: str) -> Case | None:
@@ -233,10 +274,9 @@ class Transaction:
     def cases_near(self, ip: str) -> tuple[list[Case], list[Case]]:
         """Cases for this IP, and for its /24 or /48, oldest first (for the dossier)."""
         network = neighbourhood(ip)
-        docs = sorted(
-            self.db.table("cases").search(self._q.network == network), key=lambda d: d["id"]
-        )
-        near = [case_from_doc(d) for d in docs]
+        docs = {d["id"]: d for d in self.archive.cases_near(ip)}
+        docs |= {d["id"]: d for d in self.db.table("cases").search(self._q.network == network)}
+        near = [case_from_doc(docs[key]) for key in sorted(docs)]
         return [c for c in near if c.ip == ip], [c for c in near if c.ip != ip]
 
     # The block list.
@@ -319,6 +359,37 @@ class Transaction:
         docs = table.search(self._q.status == status) if status else table.all()
         return [case_from_doc(doc) for doc in docs]
 
+    def take_history(self, now: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Remove and return what is older than the hot windows."""
+
+        def older(window: timedelta) -> str:
+            return (now - window).isoformat()
+
+        q = self._q
+        final = [s.value for s in CaseStatus if s not in OPEN_STATUSES]
+        moved = {
+            "cases": self._take(
+                "cases", q.status.one_of(final) & (q.decided_at < older(FINAL_CASES_HOT))
+            ),
+            "messages": self._take("messages", q.received_at < older(RECORDS_HOT)),
+            "outbox": self._take(
+                "outbox", q.status.one_of(["sent", "failed"]) & (q.created_at < older(RECORDS_HOT))
+            ),
+            "quarantine": self._take("quarantine", q.at < older(QUARANTINE_HOT)),
+        }
+        seen = self.get_state("seen", {})
+        kept = {key: at for key, at in seen.items() if at >= older(SEEN_WINDOW)}
+        if len(kept) != len(seen):
+            self.set_state("seen", kept)
+        return {name: records for name, records in moved.items() if records}
+
+    def _take(self, table_name: str, condition: Any) -> list[dict[str, Any]]:
+        table = self.db.table(table_name)
+        found = [dict(doc) for doc in table.search(condition)]
+        if found:
+            table.remove(condition)
+        return found
+
     # Reply rate limits per sender address.
     def replies_since(self, address: str, since: datetime) -> int:
         found = self.db.table("senders").get(self._q.address == address.lower())
@@ -332,13 +403,20 @@ class Transaction:
 
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
+        """Queue a mail: its bytes go to the spool now, its record with the transaction."""
+        self.spool.mkdir(parents=True, exist_ok=True)
+        path = self.spool / f"{mail.id}.eml"
+        with open(path.with_suffix(".tmp"), "wb") as handle:
+            handle.write(mail.raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.with_suffix(".tmp").replace(path)
         doc = {
             "id": mail.id,
             "kind": mail.kind,
             "to": mail.to,
             "case_id": mail.case_id,
             "message_id": mail.message_id,
-            "raw": mail.raw.decode("latin-1"),
             "created_at": mail.created_at.isoformat(),
             "status": "pending",
             "attempts": 0,
@@ -378,8 +456,8 @@ class Transaction:
         return list(self.db.table("quarantine").all())
 
 
-def raw_of(doc: dict[str, Any]) -> bytes:
-    return doc["raw"].encode("latin-1")
+def raw_of(store: Store, doc: dict[str, Any]) -> bytes:
+    return (store.spool / f"{doc['id']}.eml").read_bytes()
 
 
 def case_to_doc(case: Case) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from delist_bot import failpoints, sla
 from delist_bot.config import Config, resolve
-from delist_bot.digest import digest_mail, queue_data
+from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
@@ -91,6 +91,9 @@ class Worker:
         report.processed = self.poll(now)
         report.deadlines = self.check_deadlines(now)
         self.deliver(now, report)
+        moved = self.store.compact(now)
+        if moved:
+            log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
         return report
 
     def check_deadlines(self, now: datetime) -> list[tuple[str, str]]:
@@ -167,7 +170,7 @@ class Worker:
     def send_digest(self, now: datetime | None = None) -> PassReport:
         """The operators' daily digest: queued like any mail, then delivered at once."""
         now = now or utcnow()
-        mail = digest_mail(queue_data(self.store), self.settings, now)
+        mail = digest_mail(queue_data(self.store, now - DIGEST_PERIOD), self.settings, now)
         if mail is None:
             log.warning("no [review] operators configured: no digest sent")
             return PassReport()
@@ -185,7 +188,7 @@ class Worker:
             while (doc := self._claim(now)) is not None:
                 transport = transport or Transport(self.config)
                 delivery = transport.send(
-                    self.settings.sender.address, doc["to"], raw_of(doc), doc["id"]
+                    self.settings.sender.address, doc["to"], raw_of(self.store, doc), doc["id"]
                 )
                 changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
                 with self.store.transaction() as tx:

@@ -38,8 +38,13 @@ def cases() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def list_cases(config_path: str | None, status: str | None, as_json: bool) -> None:
     """The cases, newest first."""
-    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        found = sorted(tx.cases(status), key=lambda c: c.id, reverse=True)
+    with one_line_errors():
+        everything = open_store(load_config(config_path)).history()[0]
+    found = sorted(
+        (c for c in everything if not status or c.status.value == status),
+        key=lambda c: c.id,
+        reverse=True,
+    )
     if as_json:
         print_json([case_to_doc(c) for c in found])
         return

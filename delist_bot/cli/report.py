@@ -64,7 +64,7 @@ def report(
         if email:
             _email(config, now)
             return
-        data = queue_data(open_store(config))
+        data = queue_data(open_store(config), start)
     figures = build_report(data, now, start)
     if fmt == "text" and output is None and click.get_text_stream("stdout").isatty():
         report_views.print_rich(figures)
