@@ -30,7 +30,6 @@ LOCK_TIMEOUT = 30.0
 CLAIM_TIMEOUT = timedelta(minutes=5)
 # What stays in the hot store; older history moves to the archive at each pass's compaction.
 SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second delivery
-RECORDS_HOT = timedelta(days=2)  # message records, sent and failed mail
 FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
 QUARANTINE_HOT = timedelta(days=30)
 TIME_FIELDS = (
@@ -150,7 +149,10 @@ class Store:
             db = TinyDB(str(self.path), storage=CachingMiddleware(AtomicJSONStorage))
             db.storage.WRITE_CACHE_SIZE = 1 << 30  # write only at the end of the transaction
             db.storage.read()  # a damaged file is reported now, not by the first query
-            yield Transaction(db, self.archive, self.spool)
+            tx = Transaction(db, self.archive, self.spool)
+            yield tx
+            for name, records in tx.to_archive.items():  # before the commit: see compact()
+                self.archive.append(name, records)
             db.storage.flush()
         finally:
             lock.__exit__(None, None, None)
@@ -180,8 +182,6 @@ class Store:
             moved = tx.take_history(now)
             for name, records in moved.items():
                 self.archive.append(name, records)
-        for doc in moved.get("outbox", []):
-            (self.spool / f"{doc['id']}.eml").unlink(missing_ok=True)
         return {name: len(records) for name, records in moved.items()}
 
     def history(
@@ -192,7 +192,7 @@ class Store:
         with self.transaction() as tx:
             cases = {d["id"]: d for d in self.archive.records("cases")}
             cases |= {d["id"]: d for d in tx.db.table("cases").all()}
-            messages = self.archive.records("messages", month) + tx.messages()
+            messages = self.archive.records("messages", month)
             outbox = self.archive.records("outbox", month) + tx.outbox()
             quarantine = self.archive.records("quarantine", month) + tx.quarantined()
         return [case_from_doc(d) for d in cases.values()], messages, outbox, quarantine
@@ -220,6 +220,7 @@ class Transaction:
         self.db = db
         self.archive = archive
         self.spool = spool
+        self.to_archive: dict[str, list[dict[str, Any]]] = {}
         self._q = Query()
 
     # State: counters, mailbox position, the review secret.
@@ -240,14 +241,15 @@ class Transaction:
         """Was a message with this key handled in the last SEEN_WINDOW?"""
         return key in self.get_state("seen", {})
 
+    def archive_later(self, name: str, records: list[dict[str, Any]]) -> None:
+        """History written with this transaction, straight to the archive."""
+        self.to_archive.setdefault(name, []).extend(records)
+
     def record_message(self, record: dict[str, Any]) -> None:
-        self.db.table("messages").insert(record)
+        self.archive_later("messages", [record])
         seen = self.get_state("seen", {})
         seen[record["key"]] = record["received_at"]
         self.set_state("seen", seen)
-
-    def messages(self) -> list[dict[str, Any]]:
-        return list(self.db.table("messages").all())
 
     # Cases.
     def case(self, case_id: str) -> Case | None:
@@ -371,10 +373,6 @@ class Transaction:
             "cases": self._take(
                 "cases", q.status.one_of(final) & (q.decided_at < older(FINAL_CASES_HOT))
             ),
-            "messages": self._take("messages", q.received_at < older(RECORDS_HOT)),
-            "outbox": self._take(
-                "outbox", q.status.one_of(["sent", "failed"]) & (q.created_at < older(RECORDS_HOT))
-            ),
             "quarantine": self._take("quarantine", q.at < older(QUARANTINE_HOT)),
         }
         seen = self.get_state("seen", {})
@@ -427,26 +425,33 @@ class Transaction:
         }
         self.db.table("outbox").insert(doc)
 
-    def claim_mail(self, now: datetime) -> dict[str, Any] | None:
+    def claim_mail(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
         """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
-        belongs to a sender that died and is due again: the SMTP server may have accepted that
-        mail already, the only window in which a reply can go out twice."""
+        belongs to a sender that died and is due again."""
         stale = (now - CLAIM_TIMEOUT).isoformat()
         due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
-        docs = self.db.table("outbox").search(due | orphaned)
-        if not docs:
-            return None
-        doc = min(docs, key=lambda d: d["created_at"])
-        self.update_mail(doc["id"], status="sending", claimed_at=now.isoformat())
-        return doc
+        docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
+        for doc in docs[:limit]:
+            self.db.table("outbox").update(
+                {"status": "sending", "claimed_at": now.isoformat()}, self._q.id == doc["id"]
+            )
+        return [dict(doc) for doc in docs[:limit]]
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
         table = self.db.table("outbox")
         return list(table.search(self._q.status == status) if status else table.all())
 
     def update_mail(self, mail_id: str, **fields: Any) -> None:
-        self.db.table("outbox").update(fields, self._q.id == mail_id)
+        """Change a queued mail; one that is sent or failed leaves for the archive."""
+        table = self.db.table("outbox")
+        if fields.get("status") in ("sent", "failed"):
+            doc = table.get(self._q.id == mail_id)
+            if doc is not None:
+                table.remove(self._q.id == mail_id)
+                self.archive_later("outbox", [{**doc, **fields}])
+            return
+        table.update(fields, self._q.id == mail_id)
 
     # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
     def record_quarantine(self, record: dict[str, Any]) -> None:

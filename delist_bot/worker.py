@@ -17,6 +17,7 @@ from typing import Any
 from delist_bot import failpoints, sla
 from delist_bot.config import Config, resolve
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
+from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
@@ -79,6 +80,7 @@ class Worker:
     def __init__(self, config: Config, after_commit: Callable[[Processed], None] | None = None):
         self.config = config
         self.store = Store(resolve(config, config.store.path))
+        self.journal = Journal(self.store.path.with_name(self.store.path.name + ".journal"))
         self.settings = settings_for(config, review_secret(config, self.store))
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
         self._last_error: str | None = None
@@ -109,8 +111,11 @@ class Worker:
         try:
             done = []
             for batch in mailbox.batches():
-                for fetched in batch:
-                    done.append(self._handle(mailbox, fetched, now))
+                for fetched, result in zip(batch, self._commit_batch(batch, now), strict=True):
+                    failpoints.reach("after_commit")
+                    if self.after_commit is not None:
+                        self.after_commit(result)
+                    done.append(self._file_away(mailbox, fetched, result))
             with self.store.transaction() as tx:
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
@@ -118,13 +123,22 @@ class Worker:
         finally:
             mailbox.close()
 
-    def _handle(self, mailbox: Mailbox, fetched: Fetched, now: datetime) -> Processed:
-        folders = self.config.mailbox
+    def _commit_batch(self, batch: list[Fetched], now: datetime) -> list[Processed]:
+        """One store write for a whole batch; if one message breaks it, each on its own."""
         try:
             with self.store.transaction() as tx:
-                result = self._record(tx, fetched, now)
+                return [self._record(tx, fetched, now) for fetched in batch]
         except (MailboxError, StoreError):
-            raise  # the world is broken, not the message: retry the pass later
+            raise  # the world is broken, not the messages: retry the pass later
+        except Exception:
+            return [self._commit_alone(fetched, now) for fetched in batch]
+
+    def _commit_alone(self, fetched: Fetched, now: datetime) -> Processed:
+        try:
+            with self.store.transaction() as tx:
+                return self._record(tx, fetched, now)
+        except (MailboxError, StoreError):
+            raise
         except Exception as exc:  # a bug on one message must not block the queue
             log.exception("message %s could not be handled; quarantining it", fetched.uid)
             result = Processed(
@@ -137,14 +151,13 @@ class Worker:
             )
             with self.store.transaction() as tx:
                 _log_quarantine(tx, result, now)
-        failpoints.reach("after_commit")
-        if self.after_commit is not None:
-            self.after_commit(result)
-        folder = (
-            folders.quarantine_folder
-            if result.outcome == "quarantined"
-            else folders.processed_folder
-        )
+            return result
+
+    def _file_away(self, mailbox: Mailbox, fetched: Fetched, result: Processed) -> Processed:
+        """Only after the commit: the message leaves the request folder."""
+        folders = self.config.mailbox
+        quarantined = result.outcome == "quarantined"
+        folder = folders.quarantine_folder if quarantined else folders.processed_folder
         mailbox.move(fetched.uid, folder)
         _log_processed(result)
         return replace(result, folder=folder)
@@ -181,30 +194,54 @@ class Worker:
 
     # The outbox -----------------------------------------------------------------------------
     def deliver(self, now: datetime, report: PassReport | None = None) -> PassReport:
-        """Send what is due, claiming each mail first so no two senders ever send it twice."""
+        """Send what is due. Mail is claimed a batch at a time (so no two senders send it),
+        each result is journaled as soon as the server answers, and the store takes the
+        batch's results in one write."""
         report = report or PassReport()
+        self._settle_journal()
         transport: Transport | None = None
         try:
-            while (doc := self._claim(now)) is not None:
-                transport = transport or Transport(self.config)
-                delivery = transport.send(
-                    self.settings.sender.address, doc["to"], raw_of(self.store, doc), doc["id"]
-                )
-                changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
+            while True:
                 with self.store.transaction() as tx:
-                    tx.update_mail(doc["id"], **changes)
-                bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
-                bucket[changes["status"]].append({**doc, **changes})
-                if changes["status"] != "sent":
-                    log.warning("mail %s to %s: %s", doc["kind"], doc["to"], delivery.detail)
+                    batch = tx.claim_mail(now, limit=self.config.mailbox.batch_size)
+                if not batch:
+                    break
+                transport = transport or Transport(self.config)
+                results = []
+                for doc in batch:
+                    delivery = transport.send(
+                        self.settings.sender.address, doc["to"], raw_of(self.store, doc), doc["id"]
+                    )
+                    changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
+                    self.journal.record(doc["id"], changes)
+                    results.append((doc, changes, delivery.detail))
+                self._settle_journal()
+                for doc, changes, detail in results:
+                    bucket = {
+                        "sent": report.sent,
+                        "pending": report.retrying,
+                        "failed": report.failed,
+                    }
+                    bucket[changes["status"]].append({**doc, **changes})
+                    if changes["status"] != "sent":
+                        log.warning("mail %s to %s: %s", doc["kind"], doc["to"], detail)
         finally:
             if transport is not None:
                 transport.close()
         return report
 
-    def _claim(self, now: datetime) -> dict[str, Any] | None:
+    def _settle_journal(self) -> None:
+        """Move journaled results into the store (also those of a sender that died)."""
+        results = [(entry.pop("id"), entry) for entry in self.journal.entries() if "id" in entry]
+        if not results:
+            return
         with self.store.transaction() as tx:
-            return tx.claim_mail(now)
+            for mail_id, changes in results:
+                tx.update_mail(mail_id, **changes)
+        self.journal.clear()
+        for mail_id, changes in results:
+            if changes["status"] == "sent":
+                (self.store.spool / f"{mail_id}.eml").unlink(missing_ok=True)
 
     # The loop -------------------------------------------------------------------------------
     def serve(self) -> None:

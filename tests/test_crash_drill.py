@@ -65,7 +65,7 @@ def run_pass(config_file: Path, failpoint: str | None, rng: random.Random, now: 
     )
     if failpoint is None and now is None:  # a kill at a random moment
         try:
-            process.wait(timeout=rng.uniform(0.3, 2.5))
+            process.wait(timeout=rng.uniform(0.3, 1.0))
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate(timeout=600)
@@ -87,7 +87,8 @@ def test_sigkill_at_any_moment_loses_nothing(
     for k in range(KILLS):  # requests keep arriving, so every kill lands in the middle of work
         deliver(dovecot, imap_user, [raw for raw, _ in made[k * wave : (k + 1) * wave]])
         failpoint = FAILPOINTS[k % len(FAILPOINTS)]
-        setting = f"{failpoint}:{rng.randint(1, 8)}" if failpoint else None
+        most = 4 if failpoint == "store_write" else 8  # a pass writes its store a few times only
+        setting = f"{failpoint}:{rng.randint(1, most)}" if failpoint else None
         code, stderr = run_pass(config_file, setting, rng)
         assert "Traceback" not in stderr, stderr
         if code == -signal.SIGKILL:
@@ -119,8 +120,12 @@ def test_sigkill_at_any_moment_loses_nothing(
     assert len(repeated) <= kills["smtp_accepted"] + kills["random moment"]
     assert all(n == 2 for n in repeated.values())
 
-    with Store(Path(settings["store"]["path"])).transaction() as tx:
-        assert len(tx.messages()) == REQUESTS
-        assert {d["status"] for d in tx.outbox()} == {"sent"}
+    store = Store(Path(settings["store"]["path"]))
+    with store.transaction() as tx:
+        assert len(tx.get_state("seen")) == REQUESTS
+        assert tx.outbox() == []  # everything sent has left the hot store
+    _, messages, outbox, _ = store.history()
+    assert len({m["key"] for m in messages}) == REQUESTS
+    assert {d["status"] for d in outbox} == {"sent"}
     assert count(dovecot, imap_user, "INBOX") == 0
     assert count(dovecot, imap_user, "Processed") == REQUESTS

@@ -141,7 +141,7 @@ def test_a_corrupt_store_stops_the_worker_and_keeps_the_last_good_copy(tmp_path:
     with pytest.raises(StoreCorrupt, match=r"unreadable .*the last good copy is .*\.bak"):
         Worker(config)
     with Store(backup_path(store_file)).transaction() as tx:  # the last good copy opens
-        assert len(tx.messages()) == 2  # the state before the last write: both requests
+        assert len(tx.get_state("seen")) == 2  # the state before the last write: both requests
 
     config_file = tmp_path / "delist-bot.toml"
     config_file.write_text(
