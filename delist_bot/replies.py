@@ -153,6 +153,8 @@ def build_digest(
 def attach_request(msg: EmailMessage, raw: bytes, filename: str) -> None:
     """The request as message/rfc822; a message the generator cannot rewrite goes as a file."""
     try:
+        if any(len(line) > 998 for line in raw.splitlines()):
+            raise ValueError("a line is longer than SMTP allows in 8bit")
         inner = email.message_from_bytes(raw)
         BytesGenerator(io.BytesIO(), policy=SMTP).flatten(inner)
         msg.add_attachment(inner, disposition="attachment", filename=filename)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,6 +153,8 @@ class Store:
             db.storage.read()  # a damaged file is reported now, not by the first query
             tx = Transaction(db, self.archive, self.spool)
             yield tx
+            if tx.spooled:
+                write_spool(self.spool / tx.spool_name, tx.spooled)
             for name, records in tx.to_archive.items():  # before the commit: see compact()
                 self.archive.append(name, records)
             db.storage.flush()
@@ -182,6 +186,10 @@ class Store:
             moved = tx.take_history(now)
             for name, records in moved.items():
                 self.archive.append(name, records)
+            wanted = {doc.get("spool") for doc in tx.outbox()}
+            for path in self.spool.glob("*.jsonl") if self.spool.exists() else ():
+                if path.name not in wanted:  # all its mail is sent, or its commit never happened
+                    path.unlink(missing_ok=True)
         return {name: len(records) for name, records in moved.items()}
 
     def history(
@@ -221,6 +229,9 @@ class Transaction:
         self.archive = archive
         self.spool = spool
         self.to_archive: dict[str, list[dict[str, Any]]] = {}
+        self._outbox_ids: dict[str, int] | None = None
+        self.spooled: list[tuple[str, bytes]] = []  # mail bodies: one spool file per commit
+        self.spool_name = f"{uuid.uuid4().hex}.jsonl"
         self._q = Query()
 
     # State: counters, mailbox position, the review secret.
@@ -390,26 +401,23 @@ class Transaction:
 
     # Reply rate limits per sender address.
     def replies_since(self, address: str, since: datetime) -> int:
-        found = self.db.table("senders").get(self._q.address == address.lower())
-        return sum(1 for at in (found or {}).get("replies", []) if at >= since.isoformat())
+        replies = self.get_state("replies", {}).get(address.lower(), [])
+        return sum(1 for at in replies if at >= since.isoformat())
 
     def count_reply(self, address: str, at: datetime, since: datetime) -> None:
-        table, key = self.db.table("senders"), address.lower()
-        found = table.get(self._q.address == key) or {"address": key, "replies": []}
-        recent = [t for t in found["replies"] if t >= since.isoformat()] + [at.isoformat()]
-        table.upsert({"address": key, "replies": recent}, self._q.address == key)
+        """One dict in the state, not a table: a lookup must not scan every sender."""
+        replies = self.get_state("replies", {})
+        recent = [t for t in replies.get(address.lower(), []) if t >= since.isoformat()]
+        replies[address.lower()] = [*recent, at.isoformat()]
+        self.set_state("replies", replies)
 
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
         """Queue a mail: its bytes go to the spool now, its record with the transaction."""
-        self.spool.mkdir(parents=True, exist_ok=True)
-        path = self.spool / f"{mail.id}.eml"
-        with open(path.with_suffix(".tmp"), "wb") as handle:
-            handle.write(mail.raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.with_suffix(".tmp").replace(path)
+        self.spooled.append((mail.id, mail.raw))
+        self._outbox_ids = None
         doc = {
+            "spool": self.spool_name,
             "id": mail.id,
             "kind": mail.kind,
             "to": mail.to,
@@ -445,13 +453,18 @@ class Transaction:
     def update_mail(self, mail_id: str, **fields: Any) -> None:
         """Change a queued mail; one that is sent or failed leaves for the archive."""
         table = self.db.table("outbox")
-        if fields.get("status") in ("sent", "failed"):
-            doc = table.get(self._q.id == mail_id)
-            if doc is not None:
-                table.remove(self._q.id == mail_id)
-                self.archive_later("outbox", [{**doc, **fields}])
+        if self._outbox_ids is None:  # found by id once per transaction, not by a scan per mail
+            self._outbox_ids = {doc["id"]: doc.doc_id for doc in table.all()}
+        doc_id = self._outbox_ids.get(mail_id)
+        if doc_id is None:
             return
-        table.update(fields, self._q.id == mail_id)
+        if fields.get("status") in ("sent", "failed"):
+            doc = table.get(doc_id=doc_id)
+            table.remove(doc_ids=[doc_id])
+            del self._outbox_ids[mail_id]
+            self.archive_later("outbox", [{**doc, **fields}])
+            return
+        table.update(fields, doc_ids=[doc_id])
 
     # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
     def record_quarantine(self, record: dict[str, Any]) -> None:
@@ -461,16 +474,39 @@ class Transaction:
         return list(self.db.table("quarantine").all())
 
 
+def write_spool(path: Path, mails: list[tuple[str, bytes]]) -> None:
+    """The bodies of one commit's mail, in one file with one fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": i, "raw": raw.decode("latin-1")}) for i, raw in mails]
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+@functools.lru_cache(maxsize=8)
+def _spool_file(path: Path) -> dict[str, bytes]:
+    with open(path, encoding="utf-8") as handle:
+        return {d["id"]: d["raw"].encode("latin-1") for d in map(json.loads, handle)}
+
+
 def raw_of(store: Store, doc: dict[str, Any]) -> bytes:
-    return (store.spool / f"{doc['id']}.eml").read_bytes()
+    """A queued mail's bytes (spool files never change once written, so they are cached)."""
+    return _spool_file(store.spool / doc["spool"])[doc["id"]]
 
 
 def case_to_doc(case: Case) -> dict[str, Any]:
-    doc = dataclasses.asdict(case)
+    # Field by field: dataclasses.asdict deep-copies, which costs more than the whole write.
+    doc = {f.name: getattr(case, f.name) for f in dataclasses.fields(case)}
     doc["network"] = neighbourhood(case.ip)  # stored for the dossier's neighbourhood query
     doc["status"] = case.status.value
     doc["message_ids"] = list(case.message_ids)
-    doc["events"] = [{**dataclasses.asdict(e), "at": e.at.isoformat()} for e in case.events]
+    doc["events"] = [
+        {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "text": e.text}
+        for e in case.events
+    ]
     for key in TIME_FIELDS:
         doc[key] = doc[key].isoformat() if doc[key] else None
     return doc

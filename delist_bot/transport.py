@@ -77,7 +77,7 @@ class Transport:
         if self._smtp is not None:
             return self._smtp
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context() if s.security != "none" else None
         if s.security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 s.host, s.port, timeout=s.timeout, context=context

@@ -111,11 +111,12 @@ class Worker:
         try:
             done = []
             for batch in mailbox.batches():
-                for fetched, result in zip(batch, self._commit_batch(batch, now), strict=True):
+                results = self._commit_batch(batch, now)
+                for result in results:
                     failpoints.reach("after_commit")
                     if self.after_commit is not None:
                         self.after_commit(result)
-                    done.append(self._file_away(mailbox, fetched, result))
+                done.extend(self._file_away(mailbox, results))
             with self.store.transaction() as tx:
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
@@ -153,14 +154,22 @@ class Worker:
                 _log_quarantine(tx, result, now)
             return result
 
-    def _file_away(self, mailbox: Mailbox, fetched: Fetched, result: Processed) -> Processed:
-        """Only after the commit: the message leaves the request folder."""
+    def _file_away(self, mailbox: Mailbox, results: list[Processed]) -> list[Processed]:
+        """Only after the commit: the batch leaves the request folder, in one move per folder."""
         folders = self.config.mailbox
-        quarantined = result.outcome == "quarantined"
-        folder = folders.quarantine_folder if quarantined else folders.processed_folder
-        mailbox.move(fetched.uid, folder)
-        _log_processed(result)
-        return replace(result, folder=folder)
+        filed = []
+        for folder in (folders.processed_folder, folders.quarantine_folder):
+            going = [
+                r
+                for r in results
+                if (r.outcome == "quarantined") == (folder == folders.quarantine_folder)
+            ]
+            mailbox.move([r.uid for r in going], folder)
+            filed += [replace(r, folder=folder) for r in going]
+        for result in filed:
+            _log_processed(result)
+        order = {r.uid: i for i, r in enumerate(results)}
+        return sorted(filed, key=lambda r: order[r.uid])
 
     def _record(self, tx: Transaction, fetched: Fetched, now: datetime) -> Processed:
         if fetched.raw is None:
@@ -239,9 +248,6 @@ class Worker:
             for mail_id, changes in results:
                 tx.update_mail(mail_id, **changes)
         self.journal.clear()
-        for mail_id, changes in results:
-            if changes["status"] == "sent":
-                (self.store.spool / f"{mail_id}.eml").unlink(missing_ok=True)
 
     # The loop -------------------------------------------------------------------------------
     def serve(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 from delist_bot.config import Config, from_dict
 from delist_bot.demo import demo_config
 from delist_bot.mailbox import MailboxError
-from delist_bot.store import Store, StoreCorrupt, StoreError, backup_path, raw_of
+from delist_bot.store import Store, StoreCorrupt, StoreError, backup_path
 from delist_bot.worker import Worker
 from tests.conftest import DATA_SAMPLES, delist_bot, imap_settings
 from tests.imap_helpers import deliver
@@ -197,7 +197,12 @@ def test_two_bots_facing_each_other_stop(tmp_path: Path) -> None:
         exchanged += len(report.sent)
         answers = []
         for mail in report.sent:
-            ours = raw_of(Store(Path(config.store.path)), mail).split(b"\r\n\r\n", 1)[0].decode()
+            ours = (
+                (Path(config.smtp.path) / f"{mail['id']}.eml")
+                .read_bytes()
+                .split(b"\r\n\r\n", 1)[0]
+                .decode()
+            )
             subject = next(h for h in ours.splitlines() if h.startswith("Subject:"))
             answers.append(
                 (

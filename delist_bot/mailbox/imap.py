@@ -108,16 +108,19 @@ class ImapMailbox:
             self.last_uid = max(self.last_uid, uid)
         return batch
 
-    def move(self, uid: str, folder: str) -> None:
-        number = int(uid)
+    def move(self, uids: list[str], folder: str) -> None:
+        """One command for a whole batch: a round trip per message costs more than its parse."""
+        numbers = [int(uid) for uid in uids]
+        if not numbers:
+            return
         try:
             if self.client.has_capability("MOVE"):
-                self.client.move([number], folder)
+                self.client.move(numbers, folder)
                 return
-            self.client.copy([number], folder)
-            self.client.add_flags([number], [imapclient.DELETED])
+            self.client.copy(numbers, folder)
+            self.client.add_flags(numbers, [imapclient.DELETED])
             if self.client.has_capability("UIDPLUS"):
-                self.client.uid_expunge([number])
+                self.client.uid_expunge(numbers)
             else:
                 self.client.expunge()
         except (OSError, IMAPClientError) as exc:

@@ -36,10 +36,11 @@ class MaildirMailbox:
                 batch.append(Fetched(key, len(raw), None if too_big else raw))
             yield batch
 
-    def move(self, uid: str, folder: str) -> None:
-        inbox = self._folder(self.settings.folder)
-        self._folder(folder).add(inbox.get_bytes(uid))
-        inbox.remove(uid)
+    def move(self, uids: list[str], folder: str) -> None:
+        inbox, target = self._folder(self.settings.folder), self._folder(folder)
+        for uid in uids:
+            target.add(inbox.get_bytes(uid))
+            inbox.remove(uid)
 
     def position(self) -> dict[str, int | str]:
         return {"kind": "maildir", "waiting": len(self._folder(self.settings.folder))}
