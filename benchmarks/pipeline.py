@@ -11,6 +11,7 @@ import cProfile
 import email
 import email.policy
 import pstats
+import re
 import resource
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def requests(count: int, offset: int = 0) -> list[bytes]:
     """Realistic forwards of every action (~20 KB), each with its own Message-ID and sender."""
     made = []
     for n, raw in enumerate(realistic_messages(count), offset):
-        raw = raw.replace(b"Message-ID: <", b"Message-ID: <bench-%d-" % n, 1)
+        # The Message-ID itself, not a Resent-Message-ID before it.
+        raw = re.sub(rb"(\A|[\r\n])Message-ID: <", rb"\1Message-ID: <bench-%d-" % n, raw, count=1)
         raw = raw.replace(b"postmaster@example.org", b"admin%d@bench.example.org" % n)
         raw = raw.replace(b"81.2.69.142", b"81.2.%d.%d" % (n // 200 + 70, n % 200 + 1))
         made.append(raw + b"\n" + b"Lorem ipsum dolor sit amet. " * 150)

@@ -160,6 +160,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[Envelope, Message]] = []
         self.reply: str | None = None  # e.g. "451 4.3.0 try later"
+        self.accepted_at: list[float] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -167,6 +168,7 @@ class Recorder:
             return self.reply
         with self.lock:
             self.messages.append((envelope, message_from_bytes(envelope.content)))
+            self.accepted_at.append(time.monotonic())
         return "250 2.0.0 queued"
 
     def by_header(self, name: str) -> dict[str, list[Message]]:

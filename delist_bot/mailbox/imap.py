@@ -152,38 +152,54 @@ class IdleWatcher:
         return self.client
 
     def wait(self, seconds: float) -> bool:
-        """True when the server announced new mail within SECONDS; raises on a dead connection."""
+        """True when the server announced new mail within SECONDS; raises on a dead connection.
+
+        Mail that arrives between two IDLE commands is announced outside them: NOOP before
+        and the answer to DONE after are read too, or such a message would wait for the poll.
+        """
         client = self._client()
-        deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
-        empty_at_once = 0
         try:
+            if _announces_mail(client.noop()[1]):
+                return True
             client.idle()
             try:
-                while (left := deadline - time.monotonic()) > 0:
-                    started = time.monotonic()
-                    responses = client.idle_check(timeout=min(left, 30))
-                    if any(r[1] == b"EXISTS" for r in responses if len(r) > 1):
-                        return True
-                    if any(r[0] == b"BYE" for r in responses if r):
-                        raise MailboxError("IMAP server closed the IDLE connection")
-                    # imapclient issue 565: a dropped socket makes idle_check return [] at once.
-                    empty_at_once = (
-                        empty_at_once + 1
-                        if not responses and time.monotonic() - started < 0.05
-                        else 0
-                    )
-                    if empty_at_once >= _DEAD_IDLE_CHECKS:
-                        raise MailboxError("IMAP IDLE connection is dead")
-                return False
+                arrived = self._idle_until(
+                    client, time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
+                )
             finally:
+                done: list = []
                 with contextlib.suppress(OSError, IMAPClientError):
-                    client.idle_done()
+                    done = client.idle_done()[1]
+            return arrived or _announces_mail(done)
         except (OSError, IMAPClientError, MailboxError) as exc:
             self.close()
             raise MailboxError(f"IMAP IDLE: {_reason(exc)}") from exc
+
+    @staticmethod
+    def _idle_until(client: imapclient.IMAPClient, deadline: float) -> bool:
+        empty_at_once = 0
+        while (left := deadline - time.monotonic()) > 0:
+            started = time.monotonic()
+            responses = client.idle_check(timeout=min(left, 30))
+            if _announces_mail(responses):
+                return True
+            if any(r[0] == b"BYE" for r in responses if r):
+                raise MailboxError("IMAP server closed the IDLE connection")
+            # imapclient issue 565: a dropped socket makes idle_check return [] at once.
+            quick = not responses and time.monotonic() - started < 0.05
+            empty_at_once = empty_at_once + 1 if quick else 0
+            if empty_at_once >= _DEAD_IDLE_CHECKS:
+                raise MailboxError("IMAP IDLE connection is dead")
+        return False
 
     def close(self) -> None:
         if self.client is not None:
             with contextlib.suppress(OSError, IMAPClientError):
                 self.client.logout()
             self.client = None
+
+
+def _announces_mail(responses: list) -> bool:
+    return any(
+        len(r) > 1 and r[1] == b"EXISTS" and r[0] > 0 for r in responses if isinstance(r, tuple)
+    )

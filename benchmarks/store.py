@@ -1,0 +1,128 @@
+"""History must not slow the present: the cost of one request with 0, 1k, 10k and 100k closed
+cases (and a year of processed messages) in history, side by side in one run; and a report
+over 100k cases against the time to load them.
+
+Run: python -m benchmarks.store [MAX_CASES]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.pipeline import requests
+from delist_bot import cases, report_views
+from delist_bot.outgoing import Settings
+from delist_bot.pipeline import process
+from delist_bot.replies import Sender
+from delist_bot.report import QueueData, build_report
+from delist_bot.review import Command
+from delist_bot.store import Store, case_to_doc
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+SETTINGS = Settings(
+    sender=Sender.from_address("delist@d.example"),
+    reviewers=("r@d.example",),
+    secret="s",
+    replies_per_sender=10**6,
+)
+BATCH = 50
+ROUNDS = 4
+
+
+def with_history(folder: Path, closed: int, messages_per_day: int) -> Store:
+    """A store whose archive holds CLOSED decided cases and a year of message records."""
+    store = Store(folder / "store.json")
+    from delist_bot.models import Extraction
+
+    docs = []
+    for n in range(closed):
+        ip = f"{11 + n % 200}.{(n // 200) % 250}.{n % 250}.{n % 7 + 1}"
+        start = NOW - timedelta(days=8 + n % 350, hours=n % 24)
+        request = Extraction(
+            message_id=f"<h{n}@x>",
+            sender=f"s{n}@x.example",
+            ndr_code="5.7.511",
+            ip=ip,
+            evidence="550 5.7.511 Access denied",
+            language="en",
+        )
+        case = cases.open_case(n + 1, request, start)
+        word = ("approve", "deny", "close")[n % 3]
+        docs.append(
+            case_to_doc(
+                cases.apply_command(
+                    case, Command(word, ""), "r@d.example", start + timedelta(hours=20)
+                ).case
+            )
+        )
+    store.archive.append("cases", docs)
+    records = (
+        {
+            "key": f"mid:<m{d}-{i}@x>",
+            "received_at": (NOW - timedelta(days=d)).isoformat(),
+            "action": "review",
+            "ip": "81.2.69.1",
+        }
+        for d in range(3, 368)
+        for i in range(messages_per_day)
+    )
+    store.archive.append("messages", list(records))
+    with store.transaction() as tx:
+        tx.set_state("case_counter", closed)
+    return store
+
+
+def cost_per_request(store: Store, raws: list[bytes], offset: int) -> float:
+    """Seconds per request: batches of BATCH requests, each batch one transaction."""
+    started = time.perf_counter()
+    for start in range(0, len(raws), BATCH):
+        with store.transaction() as tx:
+            for i, raw in enumerate(raws[start : start + BATCH], start):
+                process(tx, f"{offset}-{i}", raw, NOW, SETTINGS)
+    return (time.perf_counter() - started) / len(raws)
+
+
+def main(largest: int = 100_000) -> None:
+    sizes = [0] + [n for n in (1_000, 10_000, 100_000) if n <= largest]
+    stores = {}
+    for size in sizes:
+        started = time.perf_counter()
+        stores[size] = with_history(Path(tempfile.mkdtemp()), size, 300 if size else 0)
+        print(f"history of {size:>6} closed cases built in {time.perf_counter() - started:.1f} s")
+    costs: dict[int, list[float]] = {size: [] for size in sizes}
+    for round_ in range(ROUNDS):  # interleaved, so every size sees the same machine load
+        raws = [r.replace(b"<bench-", b"<r%d-" % round_) for r in requests(200, round_ * 200)]
+        for size in sizes:
+            costs[size].append(cost_per_request(stores[size], raws, round_))
+    base = statistics.median(costs[0])
+    print(f"\nper-request cost, median of {ROUNDS} rounds of 200 requests (batches of {BATCH}):")
+    for size in sizes:
+        median = statistics.median(costs[size])
+        print(
+            f"  {size:>6} closed cases + a year of messages: {median * 1000:6.2f} ms "
+            f"= {median / base:.2f}x empty history (target <= 1.3x)"
+        )
+
+    big = stores[sizes[-1]]
+    started = time.perf_counter()
+    loaded = QueueData(*big.history())
+    load = time.perf_counter() - started
+    started = time.perf_counter()
+    figures = build_report(loaded, NOW, NOW - timedelta(days=7))
+    report_views.as_json(figures)
+    report_views.plain(figures)
+    figures_time = time.perf_counter() - started
+    print(
+        f"\nreport over {len(loaded.cases)} cases and {len(loaded.messages)} message records: "
+        f"load {load:.2f} s, figures and renderings {figures_time:.2f} s, "
+        f"whole report {(load + figures_time) / load:.2f}x the load (target < 3x)"
+    )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
