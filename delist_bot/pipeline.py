@@ -73,7 +73,9 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
     action = request_action(extraction, settings.own_addresses)
     if action is Action.IGNORE:
         return Plan(action, "ignored", automatic_reason(extraction, settings.own_addresses) or "")
-    assert action is not None and extraction.sender
+    if not extraction.sender:
+        return Plan(action, "quarantined", "no sender address to reply to")
+    assert action is not None
     case, is_new, kind = None, False, action.value
     if action is Action.REVIEW and facts.listed is False:
         kind = "not_listed"

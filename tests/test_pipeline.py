@@ -65,3 +65,9 @@ def test_the_sender_writing_on_an_open_case_adds_to_it(tmp_path: Path) -> None:
     assert "SPF" in case.events[-1].text
     assert len(sent(store, "reviewer_followup")) == 1
     assert len(sent(store, "review")) == 1  # no second acknowledgement
+
+
+def test_a_request_with_no_address_to_answer_is_quarantined(tmp_path: Path) -> None:
+    """Found by the fuzz run: no From, no Reply-To, and not automatic."""
+    result = run(Store(tmp_path / "s.json"), b"Subject: help\n\nplease unblock 81.2.69.142\n", T0)
+    assert (result.outcome, result.reason) == ("quarantined", "no sender address to reply to")
