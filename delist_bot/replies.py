@@ -6,14 +6,18 @@ Text from a request is only ever a template variable, and header values are clea
 from __future__ import annotations
 
 import email
-import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.generator import BytesGenerator
-from email.message import EmailMessage
-from email.policy import SMTP
+from email import charset as email_charset
+from email.header import Header
+from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
@@ -26,6 +30,9 @@ from delist_bot.models import OutgoingMail
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("en", "it")
 LOOP_HEADER = "X-Delist-Bot-Loop"
+_UTF8 = email_charset.Charset("utf-8")
+_UTF8.body_encoding = email_charset.QP  # readable in any client, safe for any line length
+_WIRE = compat32.clone(linesep="\r\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|r|aw|sv|antw)\s*:\s*", re.IGNORECASE)
 
@@ -91,6 +98,33 @@ def reply_subject(subject: str | None, case_id: str | None) -> str:
     return f"Re: {subject}{tag}"
 
 
+def _text(body: str, subtype: str = "plain") -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, charset=_UTF8)
+    return part
+
+
+def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
+    """Headers on BODY, then bytes. Values are single, cleaned lines; non-ASCII ones go as
+    RFC 2047 encoded words. (compat32 on purpose: policy.default's header objects cost more
+    than everything else in a reply.)"""
+    for name, value in headers:
+        if value:
+            body[name] = (
+                value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
+            )
+    return body.as_bytes(policy=_WIRE)
+
+
+def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
+    return [
+        ("Auto-Submitted", "auto-replied" if reply else "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        (LOOP_HEADER, sender.domain),
+        ("X-Delist-Bot-Action", kind),
+    ]
+
+
 def build_internal(
     kind: str,
     recipients: list[str],
@@ -104,27 +138,26 @@ def build_internal(
     attachment: bytes | None = None,
 ) -> OutgoingMail:
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
-    body = render(f"internal/{kind}.en.txt", context)
-    message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender.address
-    msg["To"] = ", ".join(clean_header(r) for r in recipients)
-    msg["Subject"] = clean_header(subject, limit=300)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    if references:
-        msg["In-Reply-To"] = references[-1]
-        msg["References"] = " ".join(references)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = sender.domain
-    msg["X-Delist-Bot-Action"] = kind
-    msg["X-Delist-Bot-Case"] = case_id
-    msg.set_content(body, charset="utf-8")
+    body: Message = _text(render(f"internal/{kind}.en.txt", context))
     if attachment is not None:
-        attach_request(msg, attachment, f"request-{case_id}.eml")
+        body = MIMEMultipart("mixed", _subparts=[body, request_part(attachment, case_id)])
+    message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
+    raw = _compose(
+        [
+            ("From", sender.address),
+            ("To", ", ".join(clean_header(r) for r in recipients)),
+            ("Subject", clean_header(subject, limit=300)),
+            ("Date", format_datetime(now)),
+            ("Message-ID", message_id),
+            ("In-Reply-To", references[-1] if references else None),
+            ("References", " ".join(references)),
+            *_automatic(kind, sender, reply=False),
+            ("X-Delist-Bot-Case", case_id),
+        ],
+        body,
+    )
     return OutgoingMail(
-        uuid.uuid4().hex, kind, ", ".join(recipients), msg.as_bytes(), message_id, now, case_id
+        uuid.uuid4().hex, kind, ", ".join(recipients), raw, message_id, now, case_id
     )
 
 
@@ -133,33 +166,35 @@ def build_digest(
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
     message_id = make_msgid(idstring="digest", domain=sender.domain)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender.address
-    msg["To"] = ", ".join(clean_header(r) for r in recipients)
-    msg["Subject"] = clean_header(subject, limit=300)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = sender.domain
-    msg["X-Delist-Bot-Action"] = "digest"
-    msg.set_content(text, charset="utf-8")
-    msg.add_alternative(html, subtype="html", charset="utf-8")
-    return OutgoingMail(
-        uuid.uuid4().hex, "digest", ", ".join(recipients), msg.as_bytes(), message_id, now
+    body = MIMEMultipart("alternative", _subparts=[_text(text), _text(html, "html")])
+    raw = _compose(
+        [
+            ("From", sender.address),
+            ("To", ", ".join(clean_header(r) for r in recipients)),
+            ("Subject", clean_header(subject, limit=300)),
+            ("Date", format_datetime(now)),
+            ("Message-ID", message_id),
+            *_automatic("digest", sender, reply=False),
+        ],
+        body,
     )
+    return OutgoingMail(uuid.uuid4().hex, "digest", ", ".join(recipients), raw, message_id, now)
 
 
-def attach_request(msg: EmailMessage, raw: bytes, filename: str) -> None:
-    """The request as message/rfc822; a message the generator cannot rewrite goes as a file."""
+def request_part(raw: bytes, case_id: str) -> Message:
+    """The request as message/rfc822, or as an .eml file when it cannot travel as one (a line
+    over SMTP's 998 octets, or a structure the generator cannot write back)."""
+    filename = f"request-{case_id}.eml"
     try:
         if any(len(line) > 998 for line in raw.splitlines()):
             raise ValueError("a line is longer than SMTP allows in 8bit")
         inner = email.message_from_bytes(raw)
-        BytesGenerator(io.BytesIO(), policy=SMTP).flatten(inner)
-        msg.add_attachment(inner, disposition="attachment", filename=filename)
+        inner.as_bytes()
+        part: Message = MIMEMessage(inner)
     except Exception:  # a broken request must still reach the reviewer, as plain bytes
-        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename=filename)
+        part = MIMEApplication(raw, "octet-stream")
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
 
 
 def build_reply(
@@ -174,28 +209,21 @@ def build_reply(
     """A threaded, automatic-marked reply rendered from the kind's template."""
     body = render(template_name(kind, language), {**context, "case_id": case_id})
     message_id = make_msgid(idstring=case_id or "reply", domain=sender.domain)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender.address
-    msg["To"] = clean_header(thread.to)
-    msg["Subject"] = reply_subject(thread.subject, case_id)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    if thread.message_id:
-        msg["In-Reply-To"] = thread.message_id
-        msg["References"] = " ".join([*thread.references[-10:], thread.message_id])
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = sender.domain
-    msg["X-Delist-Bot-Action"] = kind
-    if case_id:
-        msg["X-Delist-Bot-Case"] = case_id
-    msg.set_content(body, charset="utf-8")
+    references = [*thread.references[-10:], thread.message_id] if thread.message_id else []
+    raw = _compose(
+        [
+            ("From", sender.address),
+            ("To", clean_header(thread.to)),
+            ("Subject", reply_subject(thread.subject, case_id)),
+            ("Date", format_datetime(now)),
+            ("Message-ID", message_id),
+            ("In-Reply-To", thread.message_id),
+            ("References", " ".join(references)),
+            *_automatic(kind, sender, reply=True),
+            ("X-Delist-Bot-Case", case_id),
+        ],
+        _text(body),
+    )
     return OutgoingMail(
-        id=uuid.uuid4().hex,
-        kind=kind,
-        to=clean_header(thread.to),
-        raw=msg.as_bytes(),
-        message_id=message_id,
-        created_at=now,
-        case_id=case_id,
+        uuid.uuid4().hex, kind, clean_header(thread.to), raw, message_id, now, case_id
     )
