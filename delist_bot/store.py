@@ -440,11 +440,13 @@ class Transaction:
         due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
         docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
-        for doc in docs[:limit]:
+        claimed = docs[:limit]
+        if claimed:  # one update by document id: TinyDB rewrites its table once per call
             self.db.table("outbox").update(
-                {"status": "sending", "claimed_at": now.isoformat()}, self._q.id == doc["id"]
+                {"status": "sending", "claimed_at": now.isoformat()},
+                doc_ids=[doc.doc_id for doc in claimed],
             )
-        return [dict(doc) for doc in docs[:limit]]
+        return [dict(doc) for doc in claimed]
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
         table = self.db.table("outbox")

@@ -90,7 +90,7 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> PassReport:
         now = now or utcnow()
         report = PassReport()
-        report.processed = self.poll(now)
+        report.processed = self.poll(now, report)
         report.deadlines = self.check_deadlines(now)
         self.deliver(now, report)
         moved = self.store.compact(now)
@@ -106,7 +106,8 @@ class Worker:
             log.info("case %s: %s sent", case_id, step)
         return done
 
-    def poll(self, now: datetime) -> list[Processed]:
+    def poll(self, now: datetime, report: PassReport | None = None) -> list[Processed]:
+        report = report if report is not None else PassReport()
         mailbox = open_mailbox(self.config)
         try:
             done = []
@@ -117,6 +118,9 @@ class Worker:
                     if self.after_commit is not None:
                         self.after_commit(result)
                 done.extend(self._file_away(mailbox, results))
+                # Answer as we go: early requests of a backlog need not wait for the last ones,
+                # and the queue in the store stays one batch long.
+                self.deliver(now, report)
             with self.store.transaction() as tx:
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
