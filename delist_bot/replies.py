@@ -125,6 +125,18 @@ def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | 
     ]
 
 
+def _team_envelope(
+    sender: Sender, recipients: list[str], subject: str, now: datetime, message_id: str
+) -> list[tuple[str, str | None]]:
+    return [
+        ("From", sender.address),
+        ("To", ", ".join(clean_header(r) for r in recipients)),
+        ("Subject", clean_header(subject, limit=300)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+    ]
+
+
 def build_internal(
     kind: str,
     recipients: list[str],
@@ -144,11 +156,7 @@ def build_internal(
     message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
     raw = _compose(
         [
-            ("From", sender.address),
-            ("To", ", ".join(clean_header(r) for r in recipients)),
-            ("Subject", clean_header(subject, limit=300)),
-            ("Date", format_datetime(now)),
-            ("Message-ID", message_id),
+            *_team_envelope(sender, recipients, subject, now, message_id),
             ("In-Reply-To", references[-1] if references else None),
             ("References", " ".join(references)),
             *_automatic(kind, sender, reply=False),
@@ -169,11 +177,7 @@ def build_digest(
     body = MIMEMultipart("alternative", _subparts=[_text(text), _text(html, "html")])
     raw = _compose(
         [
-            ("From", sender.address),
-            ("To", ", ".join(clean_header(r) for r in recipients)),
-            ("Subject", clean_header(subject, limit=300)),
-            ("Date", format_datetime(now)),
-            ("Message-ID", message_id),
+            *_team_envelope(sender, recipients, subject, now, message_id),
             *_automatic("digest", sender, reply=False),
         ],
         body,
