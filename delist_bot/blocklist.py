@@ -8,8 +8,6 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 @dataclass(frozen=True)
 class Listing:

@@ -12,10 +12,6 @@ from delist_bot.models import Action
 
 PORTAL_URL = "https://sender.office.com"
 CONSUMER_FORM_URL = "https://olcsupport.office.com/"
-NDR_REFERENCE = (
-    "https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/"
-    "non-delivery-reports-in-exchange-online"
-)
 
 
 @dataclass(frozen=True)

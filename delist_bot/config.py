@@ -176,6 +176,7 @@ def _type_name(expected: type) -> str:
 
 
 def _check_required(config: Config) -> None:
+    _check_schedule(config.schedule)
     mailbox, smtp = config.mailbox, config.smtp
     required = [
         ("mailbox.path", mailbox.kind == "maildir" and not mailbox.path),

@@ -49,6 +49,8 @@ def test_a_valid_config_loads() -> None:
         (_with("smtp", kind="files"), "smtp.path is required"),
         (_with("limits", replies_per_sender=0), "limits.replies_per_sender must be at least 1"),
         ({**VALID, "store": "x"}, "[store] must be a table"),
+        ({**VALID, "schedule": {"timezone": "Mars/Olympus"}}, "schedule.timezone 'Mars/Olympus'"),
+        ({**VALID, "schedule": {"digest_time": "8 am"}}, "schedule.digest_time must be HH:MM"),
     ],
 )
 def test_mistakes_name_the_key(data: dict, message: str) -> None:
