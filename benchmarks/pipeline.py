@@ -85,7 +85,7 @@ def stage_seconds(profile: cProfile.Profile) -> dict[str, float]:
         "parse and extract": extract,
         "render": render,
         "decide": of("delist_bot/pipeline.py:process") - extract - render,
-        "store": of("delist_bot/store.py:transaction", "delist_bot/archive.py:append"),
+        "store": of("store/database.py:transaction", "store/archive.py:append"),
         "send": of("delist_bot/transport.py:send", "delist_bot/journal.py:record"),
     }
     stages["other"] = of("delist_bot/worker.py:run_once") - sum(stages.values())

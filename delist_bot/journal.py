@@ -2,12 +2,16 @@
 
 One fsync'd line per mail costs a fraction of a store write, so the window in which a crash can
 send a reply twice stays as narrow as one SMTP reply, while the store is written once a batch.
+The sender thread appends to the live file; the worker seals it (a rename) before taking its
+lines into the store, and deletes sealed files only once the store holds them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +20,50 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: Any = None
+        self._lock = threading.Lock()
 
     def record(self, mail_id: str, changes: dict[str, Any]) -> None:
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._handle.write(json.dumps({"id": mail_id, **changes}) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        line = json.dumps({"id": mail_id, **changes}) + "\n"
+        with self._lock:
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
-    def entries(self) -> list[dict[str, Any]]:
-        """What a sender that died had recorded; a torn last line is skipped."""
+    def seal(self) -> list[Path]:
+        """Every file whose lines the store has yet to take, oldest first (also those of a
+        sender that died); lines recorded from now on go to a new file."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+            if self.path.exists():
+                self.path.rename(self.path.with_name(f"{self.path.name}.{time.time_ns():020d}"))
+        prefix = self.path.name + "."
+        if not self.path.parent.exists():
+            return []
+        return sorted(p for p in self.path.parent.iterdir() if p.name.startswith(prefix))
+
+    @staticmethod
+    def entries(files: list[Path]) -> list[dict[str, Any]]:
+        """The lines of FILES in order; a torn last line is skipped."""
         found = []
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        found.append(json.loads(line))
-                    except ValueError:
-                        continue
-        except FileNotFoundError:
-            pass
+        for path in files:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    for line in handle:
+                        try:
+                            found.append(json.loads(line))
+                        except ValueError:
+                            continue
+            except FileNotFoundError:
+                continue
         return found
 
-    def clear(self) -> None:
-        """After the store holds the results."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        self.path.unlink(missing_ok=True)
+    @staticmethod
+    def discard(files: list[Path]) -> None:
+        """After the store holds their lines."""
+        for path in files:
+            path.unlink(missing_ok=True)

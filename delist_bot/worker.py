@@ -12,21 +12,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from delist_bot import failpoints, sla
 from delist_bot.config import Config, resolve
+from delist_bot.courier import Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
-from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction, raw_of
-from delist_bot.transport import Outcome, Transport
+from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
 log = logging.getLogger("delist_bot")
-RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
-GIVE_UP_AFTER = timedelta(days=3)
+Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 
 
 def utcnow() -> datetime:
@@ -90,9 +90,13 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> PassReport:
         now = now or utcnow()
         report = PassReport()
-        report.processed = self.poll(now, report)
-        report.deadlines = self.check_deadlines(now)
-        self.deliver(now, report)
+        courier = self._courier(now)
+        try:
+            report.processed = self.poll(now, report, courier)
+            report.deadlines = self.check_deadlines(now)
+            self._deliver(courier, now, report)
+        finally:
+            courier.close()
         moved = self.store.compact(now)
         if moved:
             log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
@@ -106,37 +110,49 @@ class Worker:
             log.info("case %s: %s sent", case_id, step)
         return done
 
-    def poll(self, now: datetime, report: PassReport | None = None) -> list[Processed]:
-        report = report if report is not None else PassReport()
+    def poll(self, now: datetime, report: PassReport, courier: Courier) -> list[Processed]:
+        """Every request in the mailbox, a batch at a time. A batch's replies are claimed in
+        its commit and sent by the courier while the next batch is read and decided."""
         mailbox = open_mailbox(self.config)
         try:
             done = []
             for batch in mailbox.batches():
-                results = self._commit_batch(batch, now)
+                results, claimed = self._commit_batch(batch, now, courier, report)
                 for result in results:
                     failpoints.reach("after_commit")
                     if self.after_commit is not None:
                         self.after_commit(result)
+                courier.submit(claimed)
                 done.extend(self._file_away(mailbox, results))
-                # Answer as we go: early requests of a backlog need not wait for the last ones,
-                # and the queue in the store stays one batch long.
-                self.deliver(now, report)
+            courier.wait()
             with self.store.transaction() as tx:
+                settled = self._settle(tx, courier, report)
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
+            self.journal.discard(settled)
             return done
         finally:
             mailbox.close()
 
-    def _commit_batch(self, batch: list[Fetched], now: datetime) -> list[Processed]:
-        """One store write for a whole batch; if one message breaks it, each on its own."""
+    def _commit_batch(
+        self, batch: list[Fetched], now: datetime, courier: Courier, report: PassReport
+    ) -> tuple[list[Processed], list[Claimed]]:
+        """One store write for a whole batch (with the last batch's delivery results and the
+        claim on its replies); if one message breaks it, each on its own."""
         try:
             with self.store.transaction() as tx:
-                return [self._record(tx, fetched, now) for fetched in batch]
+                settled = self._settle(tx, courier, report)
+                results = [self._record(tx, fetched, now) for fetched in batch]
+                claimed = self._claim(tx, now)
+            self.journal.discard(settled)
+            return results, claimed
         except (MailboxError, StoreError):
             raise  # the world is broken, not the messages: retry the pass later
         except Exception:
-            return [self._commit_alone(fetched, now) for fetched in batch]
+            results = [self._commit_alone(fetched, now) for fetched in batch]
+            with self.store.transaction() as tx:
+                claimed = self._claim(tx, now)
+            return results, claimed
 
     def _commit_alone(self, fetched: Fetched, now: datetime) -> Processed:
         try:
@@ -207,51 +223,51 @@ class Worker:
 
     # The outbox -----------------------------------------------------------------------------
     def deliver(self, now: datetime, report: PassReport | None = None) -> PassReport:
-        """Send what is due. Mail is claimed a batch at a time (so no two senders send it),
-        each result is journaled as soon as the server answers, and the store takes the
-        batch's results in one write."""
+        """Send what is due now (the outbox job between passes, and the digest)."""
         report = report or PassReport()
-        self._settle_journal()
-        transport: Transport | None = None
+        courier = self._courier(now)
         try:
-            while True:
-                with self.store.transaction() as tx:
-                    batch = tx.claim_mail(now, limit=self.config.mailbox.batch_size)
-                if not batch:
-                    break
-                transport = transport or Transport(self.config)
-                results = []
-                for doc in batch:
-                    delivery = transport.send(
-                        self.settings.sender.address, doc["to"], raw_of(self.store, doc), doc["id"]
-                    )
-                    changes = _after_attempt(doc, delivery.outcome, delivery.detail, now)
-                    self.journal.record(doc["id"], changes)
-                    results.append((doc, changes, delivery.detail))
-                self._settle_journal()
-                for doc, changes, detail in results:
-                    bucket = {
-                        "sent": report.sent,
-                        "pending": report.retrying,
-                        "failed": report.failed,
-                    }
-                    bucket[changes["status"]].append({**doc, **changes})
-                    if changes["status"] != "sent":
-                        log.warning("mail %s to %s: %s", doc["kind"], doc["to"], detail)
+            self._deliver(courier, now, report)
         finally:
-            if transport is not None:
-                transport.close()
+            courier.close()
         return report
 
-    def _settle_journal(self) -> None:
-        """Move journaled results into the store (also those of a sender that died)."""
-        results = [(entry.pop("id"), entry) for entry in self.journal.entries() if "id" in entry]
-        if not results:
-            return
-        with self.store.transaction() as tx:
-            for mail_id, changes in results:
-                tx.update_mail(mail_id, **changes)
-        self.journal.clear()
+    def _courier(self, now: datetime) -> Courier:
+        return Courier(self.config, self.journal, self.settings.sender.address, now)
+
+    def _deliver(self, courier: Courier, now: datetime, report: PassReport) -> None:
+        while True:
+            with self.store.transaction() as tx:
+                settled = self._settle(tx, courier, report)
+                claimed = self._claim(tx, now)
+            self.journal.discard(settled)
+            if not claimed:
+                return
+            courier.submit(claimed)
+            courier.wait()
+
+    def _claim(self, tx: Transaction, now: datetime) -> list[Claimed]:
+        """Mark the oldest due mail as being sent (so no other sender takes it)."""
+        limit = 2 * self.config.mailbox.batch_size  # a request's reply and its reviewers' mail
+        return [(doc, tx.mail_bytes(doc)) for doc in tx.claim_mail(now, limit=limit)]
+
+    def _settle(self, tx: Transaction, courier: Courier, report: PassReport) -> list[Path]:
+        """Take the journaled delivery results into TX (also those of a sender that died);
+        the returned journal files may go once TX is committed."""
+        files = self.journal.seal()
+        for entry in self.journal.entries(files):
+            mail_id = entry.pop("id", None)
+            if mail_id is not None:
+                tx.update_mail(mail_id, **entry)
+        for attempt in courier.finished():
+            status = attempt.changes["status"]
+            bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
+            bucket[status].append({**attempt.mail, **attempt.changes})
+            if status != "sent":
+                log.warning(
+                    "mail %s to %s: %s", attempt.mail["kind"], attempt.mail["to"], attempt.detail
+                )
+        return files
 
     # The loop -------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -292,30 +308,6 @@ class Worker:
         if self._last_error is not None:
             log.info("recovered after: %s", self._last_error)
             self._last_error = None
-
-
-def _after_attempt(
-    doc: dict[str, Any], outcome: Outcome, detail: str, now: datetime
-) -> dict[str, Any]:
-    attempts = doc["attempts"] + 1
-    if outcome is Outcome.SENT:
-        return {
-            "status": "sent",
-            "attempts": attempts,
-            "sent_at": now.isoformat(),
-            "last_error": None,
-        }
-    created = datetime.fromisoformat(doc["created_at"])
-    if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
-        return {"status": "failed", "attempts": attempts, "last_error": detail}
-    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
-    next_at = (now + timedelta(seconds=delay)).isoformat()
-    return {
-        "status": "pending",
-        "attempts": attempts,
-        "last_error": detail,
-        "next_attempt_at": next_at,
-    }
 
 
 def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:

@@ -165,7 +165,7 @@ def test_a_full_disk_leaves_the_previous_state(
     def no_space(_fd: int) -> None:  # ENOSPC is hard to cause for real on a shared machine
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("delist_bot.store.os.fsync", no_space)
+    monkeypatch.setattr("delist_bot.store.files.os.fsync", no_space)
     with pytest.raises(StoreError, match="No space left on device"), store.transaction() as tx:
         tx.set_state("counter", 2)
     monkeypatch.undo()

@@ -1,0 +1,132 @@
+"""The outbox's sender: a thread that holds the SMTP conversation while the worker reads on.
+
+Each answer is journaled the moment the server gives it; the worker takes the journal into the
+store with its next write. The queue is short, so claimed mail never waits long to be sent.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from delist_bot.config import Config
+from delist_bot.journal import Journal
+from delist_bot.transport import Outcome, Transport
+
+RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
+GIVE_UP_AFTER = timedelta(days=3)
+SWITCH_INTERVAL = 0.0005
+QUEUED_BATCHES = 2  # claimed and not yet sent: bounded, so claims stay fresh and memory small
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One queued mail's delivery attempt: the outbox record, its new fields, the server's word."""
+
+    mail: dict[str, Any]
+    changes: dict[str, Any]
+    detail: str
+
+
+def after_attempt(
+    mail: dict[str, Any], outcome: Outcome, detail: str, now: datetime
+) -> dict[str, Any]:
+    """The outbox record's new fields after one attempt: sent, retry later, or given up."""
+    attempts = mail["attempts"] + 1
+    if outcome is Outcome.SENT:
+        return {
+            "status": "sent",
+            "attempts": attempts,
+            "sent_at": now.isoformat(),
+            "last_error": None,
+        }
+    created = datetime.fromisoformat(mail["created_at"])
+    if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
+        return {"status": "failed", "attempts": attempts, "last_error": detail}
+    delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
+    next_at = (now + timedelta(seconds=delay)).isoformat()
+    return {
+        "status": "pending",
+        "attempts": attempts,
+        "last_error": detail,
+        "next_attempt_at": next_at,
+    }
+
+
+class Courier:
+    """Sends claimed mail in order on one connection, in a thread of its own."""
+
+    def __init__(self, config: Config, journal: Journal, sender: str, now: datetime) -> None:
+        self.config = config
+        self.journal = journal
+        self.sender = sender
+        self.now = now
+        self._queue: queue.Queue[list[tuple[dict[str, Any], bytes]] | None] = queue.Queue(
+            QUEUED_BATCHES
+        )
+        self._done: list[Attempt] = []
+        self._done_lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, mails: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Queue claimed mail (record and bytes); waits while the queue is full."""
+        self._raise_if_failed()
+        if not mails:
+            return
+        if self._thread is None:
+            # The courier waits on the server four times a mail; with the default 5 ms switch
+            # interval each wake-up could wait that long for the parsing thread to yield.
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            self._thread = threading.Thread(target=self._run, name="courier", daemon=True)
+            self._thread.start()
+        self._queue.put(mails)
+
+    def wait(self) -> None:
+        """Until everything submitted has had its attempt."""
+        if self._thread is not None:
+            self._queue.join()
+        self._raise_if_failed()
+
+    def finished(self) -> list[Attempt]:
+        """The attempts made since the last call."""
+        with self._done_lock:
+            done, self._done = self._done, []
+        return done
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        transport = Transport(self.config)
+        try:
+            while (mails := self._queue.get()) is not None:
+                try:
+                    if self._error is None:
+                        self._send(transport, mails)
+                except BaseException as exc:  # the journal's disk: the worker must hear of it
+                    self._error = exc
+                finally:
+                    self._queue.task_done()
+            self._queue.task_done()
+        finally:
+            transport.close()
+
+    def _send(self, transport: Transport, mails: list[tuple[dict[str, Any], bytes]]) -> None:
+        for mail, raw in mails:
+            delivery = transport.send(self.sender, mail["to"], raw, mail["id"])
+            changes = after_attempt(mail, delivery.outcome, delivery.detail, self.now)
+            self.journal.record(mail["id"], changes)
+            with self._done_lock:
+                self._done.append(Attempt(mail, changes, delivery.detail))

@@ -1,0 +1,293 @@
+"""One store transaction: the domain's reads and writes over one locked TinyDB snapshot.
+
+Cases go through HotCases' indexes; history older than the hot windows lives in the archive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+
+from delist_bot.blocklist import contains, neighbourhood, specificity
+from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, OutgoingMail
+from delist_bot.store.archive import Archive
+from delist_bot.store.codec import case_from_doc, case_to_doc
+from delist_bot.store.files import spool_file
+from delist_bot.store.hot_cases import HotCases
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+# What stays in the hot store; older history moves to the archive at each pass's compaction.
+SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second delivery
+FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
+QUARANTINE_HOT = timedelta(days=30)
+
+
+class Transaction:
+    """Domain reads and writes over one locked TinyDB snapshot."""
+
+    def __init__(self, db: TinyDB, archive: Archive, spool: Path) -> None:
+        self.db = db
+        self.archive = archive
+        self.spool = spool
+        self.to_archive: dict[str, list[dict[str, Any]]] = {}
+        self._outbox_ids: dict[str, int] | None = None
+        self.spooled: list[tuple[str, bytes]] = []  # mail bodies: one spool file per commit
+        self.spool_name = f"{uuid.uuid4().hex}.jsonl"
+        self._q = Query()
+        self._hot: HotCases | None = None
+
+    @property
+    def hot_cases(self) -> HotCases:
+        if self._hot is None:
+            self._hot = HotCases(self.db.table("cases"))
+        return self._hot
+
+    def before_commit(self) -> None:
+        if self._hot is not None:
+            self._hot.flush()
+
+    # State: counters, mailbox position, the review secret.
+    def get_state(self, key: str, default: Any = None) -> Any:
+        found = self.db.table("state").get(self._q.key == key)
+        return found["value"] if found else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        self.db.table("state").upsert({"key": key, "value": value}, self._q.key == key)
+
+    def next_case_number(self) -> int:
+        number = int(self.get_state("case_counter", 0)) + 1
+        self.set_state("case_counter", number)
+        return number
+
+    # Processed messages: the record that makes a second pass a no-op.
+    def seen(self, key: str) -> bool:
+        """Was a message with this key handled in the last SEEN_WINDOW?"""
+        return key in self.get_state("seen", {})
+
+    def archive_later(self, name: str, records: list[dict[str, Any]]) -> None:
+        """History written with this transaction, straight to the archive."""
+        self.to_archive.setdefault(name, []).extend(records)
+
+    def record_message(self, record: dict[str, Any]) -> None:
+        self.archive_later("messages", [record])
+        seen = self.get_state("seen", {})
+        seen[record["key"]] = record["received_at"]
+        self.set_state("seen", seen)
+
+    # Cases.
+    def case(self, case_id: str) -> Case | None:
+        """A case, hot or archived (a sender may answer a case closed long ago)."""
+        found = self.hot_cases.get(case_id) or self.archive.case(case_id)
+        return case_from_doc(found) if found else None
+
+    def open_case_for_ip(self, ip: str) -> Case | None:
+        found = self.hot_cases.open_for_ip(ip)
+        return case_from_doc(found) if found else None
+
+    def save_case(self, case: Case) -> None:
+        self.hot_cases.save(case_to_doc(case))
+
+    def case_for_messages(self, message_ids: Iterable[str]) -> Case | None:
+        """The case whose thread holds any of these Message-IDs (the newest such case)."""
+        found = self.hot_cases.newest_with_message(m for m in message_ids if m)
+        return case_from_doc(found) if found else None
+
+    def cases_near(self, ip: str) -> tuple[list[Case], list[Case]]:
+        """Cases for this IP, and for its /24 or /48, oldest first (for the dossier)."""
+        docs = {d["id"]: d for d in self.archive.cases_near(ip)}
+        docs |= {d["id"]: d for d in self.hot_cases.in_network(neighbourhood(ip))}
+        near = [case_from_doc(docs[key]) for key in sorted(docs)]
+        return [c for c in near if c.ip == ip], [c for c in near if c.ip != ip]
+
+    # The block list.
+    def listings(self, active_only: bool = True) -> list[dict[str, Any]]:
+        table = self.db.table("blocklist")
+        return list(table.search(self._q.active == True) if active_only else table.all())  # noqa: E712
+
+    def listing_for(self, ip: str) -> dict[str, Any] | None:
+        """The most specific active entry that holds IP."""
+        holding = [doc for doc in self.listings() if contains(doc["network"], ip)]
+        return max(holding, key=lambda d: specificity(d["network"]), default=None)
+
+    def history_for(self, ip: str) -> list[dict[str, Any]]:
+        """Every entry, active or not, that holds IP: its delistings and relistings."""
+        return [doc for doc in self.listings(active_only=False) if contains(doc["network"], ip)]
+
+    def add_listing(self, network: str, reason: str, now: datetime) -> str:
+        """'added', 'relisted' (it was delisted before) or 'already listed'."""
+        table = self.db.table("blocklist")
+        found = table.get(self._q.network == network)
+        if found is None:
+            table.insert(
+                {
+                    "network": network,
+                    "reason": reason,
+                    "added_at": now.isoformat(),
+                    "active": True,
+                    "removed_at": None,
+                    "delistings": [],
+                    "relistings": 0,
+                }
+            )
+            return "added"
+        if found["active"]:
+            return "already listed"
+        relisted = found["relistings"] + (1 if found["delistings"] else 0)
+        table.update(
+            {
+                "active": True,
+                "reason": reason or found["reason"],
+                "removed_at": None,
+                "relistings": relisted,
+                "added_at": now.isoformat(),
+            },
+            self._q.network == network,
+        )
+        return "relisted"
+
+    def remove_listing(self, network: str, now: datetime, delisted_by: str | None = None) -> bool:
+        """Deactivate an entry; with DELISTED_BY (a case) it counts as a delisting."""
+        table = self.db.table("blocklist")
+        found = table.get((self._q.network == network) & (self._q.active == True))  # noqa: E712
+        if found is None:
+            return False
+        delistings = found["delistings"] + (
+            [f"{now.isoformat()} {delisted_by}"] if delisted_by else []
+        )
+        table.update(
+            {"active": False, "removed_at": now.isoformat(), "delistings": delistings},
+            self._q.network == network,
+        )
+        return True
+
+    def record_delisting(self, ip: str, now: datetime, case_id: str) -> str | None:
+        """Approval: take the entry that holds IP off the list; the network it was, if any."""
+        entry = self.listing_for(ip)
+        if entry is None:
+            return None
+        self.remove_listing(entry["network"], now, delisted_by=case_id)
+        return entry["network"]
+
+    def open_cases(self) -> list[Case]:
+        statuses = {s.value for s in OPEN_STATUSES}
+        return [case_from_doc(d) for d in self.hot_cases.all() if d["status"] in statuses]
+
+    def cases(self, status: str | None = None) -> list[Case]:
+        docs = self.hot_cases.all()
+        return [case_from_doc(d) for d in docs if status is None or d["status"] == status]
+
+    def take_history(self, now: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Remove and return what is older than the hot windows."""
+
+        def older(window: timedelta) -> str:
+            return (now - window).isoformat()
+
+        self.before_commit()
+        self._hot = None  # the removals below change the table under the index
+        q = self._q
+        final = [s.value for s in CaseStatus if s not in OPEN_STATUSES]
+        moved = {
+            "cases": self._take(
+                "cases", q.status.one_of(final) & (q.decided_at < older(FINAL_CASES_HOT))
+            ),
+            "quarantine": self._take("quarantine", q.at < older(QUARANTINE_HOT)),
+        }
+        seen = self.get_state("seen", {})
+        kept = {key: at for key, at in seen.items() if at >= older(SEEN_WINDOW)}
+        if len(kept) != len(seen):
+            self.set_state("seen", kept)
+        return {name: records for name, records in moved.items() if records}
+
+    def _take(self, table_name: str, condition: Any) -> list[dict[str, Any]]:
+        table = self.db.table(table_name)
+        found = [dict(doc) for doc in table.search(condition)]
+        if found:
+            table.remove(condition)
+        return found
+
+    # Reply rate limits per sender address.
+    def replies_since(self, address: str, since: datetime) -> int:
+        replies = self.get_state("replies", {}).get(address.lower(), [])
+        return sum(1 for at in replies if at >= since.isoformat())
+
+    def count_reply(self, address: str, at: datetime, since: datetime) -> None:
+        """One dict in the state, not a table: a lookup must not scan every sender."""
+        replies = self.get_state("replies", {})
+        recent = [t for t in replies.get(address.lower(), []) if t >= since.isoformat()]
+        replies[address.lower()] = [*recent, at.isoformat()]
+        self.set_state("replies", replies)
+
+    # The outbox.
+    def enqueue(self, mail: OutgoingMail) -> None:
+        """Queue a mail: its bytes go to the spool now, its record with the transaction."""
+        self.spooled.append((mail.id, mail.raw))
+        self._outbox_ids = None
+        doc = {
+            "spool": self.spool_name,
+            "id": mail.id,
+            "kind": mail.kind,
+            "to": mail.to,
+            "case_id": mail.case_id,
+            "message_id": mail.message_id,
+            "created_at": mail.created_at.isoformat(),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": mail.created_at.isoformat(),
+            "last_error": None,
+            "sent_at": None,
+            "claimed_at": None,
+        }
+        self.db.table("outbox").insert(doc)
+
+    def mail_bytes(self, doc: dict[str, Any]) -> bytes:
+        """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
+        if doc["spool"] == self.spool_name:
+            return dict(self.spooled)[doc["id"]]
+        return spool_file(self.spool / doc["spool"])[doc["id"]]
+
+    def claim_mail(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
+        """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
+        belongs to a sender that died and is due again."""
+        stale = (now - CLAIM_TIMEOUT).isoformat()
+        due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
+        orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
+        docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
+        claimed = docs[:limit]
+        if claimed:  # one update by document id: TinyDB rewrites its table once per call
+            self.db.table("outbox").update(
+                {"status": "sending", "claimed_at": now.isoformat()},
+                doc_ids=[doc.doc_id for doc in claimed],
+            )
+        return [dict(doc) for doc in claimed]
+
+    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        table = self.db.table("outbox")
+        return list(table.search(self._q.status == status) if status else table.all())
+
+    def update_mail(self, mail_id: str, **fields: Any) -> None:
+        """Change a queued mail; one that is sent or failed leaves for the archive."""
+        table = self.db.table("outbox")
+        if self._outbox_ids is None:  # found by id once per transaction, not by a scan per mail
+            self._outbox_ids = {doc["id"]: doc.doc_id for doc in table.all()}
+        doc_id = self._outbox_ids.get(mail_id)
+        if doc_id is None:
+            return
+        if fields.get("status") in ("sent", "failed"):
+            doc = table.get(doc_id=doc_id)
+            table.remove(doc_ids=[doc_id])
+            del self._outbox_ids[mail_id]
+            self.archive_later("outbox", [{**doc, **fields}])
+            return
+        table.update(fields, doc_ids=[doc_id])
+
+    # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
+    def record_quarantine(self, record: dict[str, Any]) -> None:
+        self.db.table("quarantine").insert(record)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return list(self.db.table("quarantine").all())
