@@ -10,6 +10,7 @@ import email
 import email.policy
 import statistics
 import sys
+import textwrap
 import time
 
 from delist_bot.ndr import extract
@@ -20,7 +21,8 @@ ROUNDS = 5
 
 def realistic_messages(count: int) -> list[bytes]:
     """The built samples, each carrying a typical 15 KB original message, cycled to COUNT."""
-    filler = ("Dear customer, here is the offer you asked for. " * 300).encode()
+    # Wrapped as mail clients wrap it: RFC 5322 allows no line over 998 octets.
+    filler = textwrap.fill("Dear customer, here is the offer you asked for. " * 300, 72).encode()
     base = []
     for sample in build_all():
         raw = sample.raw

@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from tests.conftest import imap_settings
 from tests.servers import PASSWORD, Dovecot, free_port, wait_for_port
 from tests.test_worker_imap import _write_toml as write_toml
 
+LOREM = textwrap.fill("Lorem ipsum dolor sit amet. " * 150, 72).encode()
 STAGES = ("fetch", "parse and extract", "decide", "store", "render", "send")
 
 
@@ -41,7 +43,7 @@ def requests(count: int, offset: int = 0) -> list[bytes]:
         raw = re.sub(rb"(\A|[\r\n])Message-ID: <", rb"\1Message-ID: <bench-%d-" % n, raw, count=1)
         raw = raw.replace(b"postmaster@example.org", b"admin%d@bench.example.org" % n)
         raw = raw.replace(b"81.2.69.142", b"81.2.%d.%d" % (n // 200 + 70, n % 200 + 1))
-        made.append(raw + b"\n" + b"Lorem ipsum dolor sit amet. " * 150)
+        made.append(raw + b"\n" + LOREM)
     return made
 
 

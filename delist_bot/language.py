@@ -45,6 +45,10 @@ STOPWORDS: dict[str, frozenset[str]] = {
         "lista este esta foi em que favor "
     ),
 }
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {
+    word: tuple(lang for lang, vocab in STOPWORDS.items() if word in vocab)
+    for word in frozenset().union(*STOPWORDS.values())
+}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _MIN_HITS = 3
 _MARGIN = 1.5
@@ -53,8 +57,10 @@ _MAX_CHARS = 4000
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """Two-letter code of the dominant language, or None when the evidence is thin."""
-    words = [w.lower() for w in _WORD.findall(text[:_MAX_CHARS])]
-    scores = {lang: sum(w in vocab for w in words) for lang, vocab in STOPWORDS.items()}
+    scores = dict.fromkeys(STOPWORDS, 0)
+    for word in _WORD.findall(text[:_MAX_CHARS]):
+        for language in _LANGUAGES_OF.get(word.lower(), ()):
+            scores[language] += 1
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top >= _MIN_HITS and top >= second * _MARGIN:

@@ -5,19 +5,19 @@ Text from a request is only ever a template variable, and header values are clea
 
 from __future__ import annotations
 
-import email
+import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import charset as email_charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
-from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
@@ -32,7 +32,34 @@ LANGUAGES = ("en", "it")
 LOOP_HEADER = "X-Delist-Bot-Loop"
 _UTF8 = email_charset.Charset("utf-8")
 _UTF8.body_encoding = email_charset.QP  # readable in any client, safe for any line length
-_WIRE = compat32.clone(linesep="\r\n")
+
+
+class _WirePolicy(Compat32):
+    """compat32 with CRLF, writing short ASCII header lines straight out: its Header-object
+    folding costs more than the rest of a reply, and such lines need no folding."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + len(value) + 2 <= self.max_line_length
+            and not _NEEDS_FOLDING.search(value)
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+class _Generator(BytesGenerator):
+    """Writes a string payload (the attached request) with its 8-bit bytes as they came, as
+    it already does for every other part; the stdlib's own _encode insists on ASCII."""
+
+    def _encode(self, s: str) -> bytes:
+        return s.encode("ascii", "surrogateescape")
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
+_NEEDS_FOLDING = re.compile(r"[\r\n]|\s\s|^\s|\s$")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|r|aw|sv|antw)\s*:\s*", re.IGNORECASE)
 
@@ -104,6 +131,11 @@ def _text(body: str, subtype: str = "plain") -> MIMENonMultipart:
     return part
 
 
+def _boundary() -> str:
+    """Random, so no content can hold it (the generator's own check costs a regex per mail)."""
+    return f"=_delist_{uuid.uuid4().hex}"
+
+
 def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
     """Headers on BODY, then bytes. Values are single, cleaned lines; non-ASCII ones go as
     RFC 2047 encoded words. (compat32 on purpose: policy.default's header objects cost more
@@ -113,7 +145,9 @@ def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
             body[name] = (
                 value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
             )
-    return body.as_bytes(policy=_WIRE)
+    buffer = io.BytesIO()
+    _Generator(buffer, policy=_WIRE).flatten(body)
+    return buffer.getvalue()
 
 
 def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
@@ -152,7 +186,8 @@ def build_internal(
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
     body: Message = _text(render(f"internal/{kind}.en.txt", context))
     if attachment is not None:
-        body = MIMEMultipart("mixed", _subparts=[body, request_part(attachment, case_id)])
+        parts = [body, request_part(attachment, case_id)]
+        body = MIMEMultipart("mixed", boundary=_boundary(), _subparts=parts)
     message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
     raw = _compose(
         [
@@ -174,7 +209,8 @@ def build_digest(
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
     message_id = make_msgid(idstring="digest", domain=sender.domain)
-    body = MIMEMultipart("alternative", _subparts=[_text(text), _text(html, "html")])
+    parts = [_text(text), _text(html, "html")]
+    body = MIMEMultipart("alternative", boundary=_boundary(), _subparts=parts)
     raw = _compose(
         [
             *_team_envelope(sender, recipients, subject, now, message_id),
@@ -186,17 +222,17 @@ def build_digest(
 
 
 def request_part(raw: bytes, case_id: str) -> Message:
-    """The request as message/rfc822, or as an .eml file when it cannot travel as one (a line
-    over SMTP's 998 octets, or a structure the generator cannot write back)."""
+    """The request as message/rfc822, its bytes as they came (CRLF line ends), or as an .eml
+    file when a line is over SMTP's 998 octets."""
     filename = f"request-{case_id}.eml"
-    try:
-        if any(len(line) > 998 for line in raw.splitlines()):
-            raise ValueError("a line is longer than SMTP allows in 8bit")
-        inner = email.message_from_bytes(raw)
-        inner.as_bytes()
-        part: Message = MIMEMessage(inner)
-    except Exception:  # a broken request must still reach the reviewer, as plain bytes
-        part = MIMEApplication(raw, "octet-stream")
+    lines = _LINE_END.split(raw.removesuffix(b"\n").removesuffix(b"\r"))
+    if any(len(line) > 998 for line in lines):
+        part: Message = MIMEApplication(raw, "octet-stream")
+    else:
+        part = Message()
+        part["Content-Type"] = "message/rfc822"
+        # A string payload is written out verbatim: no parse, no regeneration of 20 KB.
+        part.set_payload(b"\r\n".join(lines).decode("ascii", "surrogateescape"))
     part.add_header("Content-Disposition", "attachment", filename=filename)
     return part
 

@@ -11,7 +11,16 @@ import pytest
 from delist_bot import cases
 from delist_bot.models import Extraction
 from delist_bot.pipeline import reply_context
-from delist_bot.replies import LANGUAGES, TEMPLATES, Sender, Thread, build_reply, template_name
+from delist_bot.replies import (
+    LANGUAGES,
+    TEMPLATES,
+    Sender,
+    Thread,
+    build_internal,
+    build_reply,
+    template_name,
+)
+from tests.conftest import DATA_SAMPLES
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 KINDS = (
@@ -128,3 +137,50 @@ def test_the_case_tag_is_added_once() -> None:
         "DL-000001",
     )
     assert email.message_from_bytes(mail.raw)["Subject"] == "Re: help [DL-000001]"
+
+
+def _notification(request: bytes) -> bytes:
+    return build_internal(
+        "reviewer_help",
+        ["rev@example.net"],
+        "review",
+        {"case": {"id": "C-1"}, "text": "help"},
+        SENDER,
+        NOW,
+        "C-1",
+        attachment=request,
+    ).raw
+
+
+def _attached(raw: bytes) -> email.message.Message:
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF throughout, as SMTP wants
+    return email.message_from_bytes(raw, policy=policy.default).get_payload()[1]
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+def test_the_request_travels_to_reviewers_byte_for_byte(line_end: bytes) -> None:
+    request = (DATA_SAMPLES / "01-review-attached-en.eml").read_bytes().replace(b"\r\n", b"\n")
+    raw = _notification(request.replace(b"\n", line_end))
+    attached = _attached(raw)
+    assert attached.get_content_type() == "message/rfc822"
+    assert attached.get_filename() == "request-C-1.eml"
+    assert attached.get_payload(0)["Message-ID"] == "<sample-001@example.org>"
+    assert request.rstrip(b"\n").replace(b"\n", b"\r\n") in raw
+
+
+def test_a_request_in_8bit_travels_as_it_came() -> None:
+    request = (
+        "From: a@example.org\nSubject: ciao\nContent-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: 8bit\n\nGrazie, è già tutto pronto.\n"
+    ).encode()
+    raw = _notification(request)
+    assert request.replace(b"\n", b"\r\n") in raw
+    assert "è già" in _attached(raw).get_payload(0).get_content()
+
+
+def test_a_request_with_a_line_over_998_octets_goes_as_an_eml_file() -> None:
+    # Found by the benchmark: the SMTP server answered 500 "Line too long".
+    request = b"From: a@example.org\nSubject: long\n\n" + b"x" * 1200 + b"\n"
+    attached = _attached(_notification(request))
+    assert attached.get_content_type() == "application/octet-stream"
+    assert attached.get_payload(decode=True) == request

@@ -59,10 +59,13 @@ _CLIENT_LANGUAGE_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def normalize_text(text: str) -> str:
     """One newline style, no quote markers, plain spaces."""
-    text = _NEWLINES.sub("\n", text)
+    if "\r" in text:
+        text = _NEWLINES.sub("\n", text)
     if ">" in text:
         text = _QUOTE_PREFIX.sub("", text)
-    return _NBSP.sub(" ", text)
+    if not text.isascii():
+        text = _NBSP.sub(" ", text)
+    return text
 
 
 def own_words(text: str) -> str:
