@@ -13,6 +13,7 @@ from delist_bot import codes
 from delist_bot.models import Action, Statement
 from delist_bot.ndr.ips import DETECTORS, find_blocked_ip
 from delist_bot.ndr.mime import DsnRecipient
+from delist_bot.ndr.text import folded
 
 _ENHANCED = r"[245]\.\s?\d{1,3}\.\s?\d{1,3}(?![\w]|\.\d)"
 _STATEMENT_START = re.compile(
@@ -27,6 +28,10 @@ _STATEMENT_START = re.compile(
     )""",
     re.VERBOSE | re.IGNORECASE,
 )
+# Where a statement can start (a class digit after no word character or dot). A pattern that
+# opens with a character class is scanned for with a fast search; one that opens with
+# assertions, like the full pattern above, is tried at every position: 2.4x slower here.
+_CANDIDATE = re.compile(r"[245](?<=(?<![\w.])[245])")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
 _SMTP_BEFORE = re.compile(r"(?<![\w.])([245]\d\d)[ \t-]+\S+[ \t]*(?:\([^)]*\))?[ \t]*$")
 _SPACE = re.compile(r"\s+")
@@ -48,7 +53,7 @@ def statements_in(text: str, order_base: int = 0) -> list[Statement]:
 def _statement_spans(text: str) -> Iterable[tuple[int, int, re.Match[str]]]:
     starts = []
     previous: re.Match[str] | None = None
-    for match in _STATEMENT_START.finditer(text):
+    for match in _statement_starts(text):
         if previous is not None and _continues(previous, match):
             continue  # a multi-line reply: 550-5.7.1 ... 550-5.7.1 ... 550 5.7.1
         starts.append(match)
@@ -58,6 +63,15 @@ def _statement_spans(text: str) -> Iterable[tuple[int, int, re.Match[str]]]:
         paragraph = _PARAGRAPH_END.search(text, match.end(), end)
         end = min(paragraph.start() if paragraph else end, match.start() + MAX_STATEMENT)
         yield match.start(), end, match
+
+
+def _statement_starts(text: str) -> Iterable[re.Match[str]]:
+    """_STATEMENT_START.finditer(text), tried only at candidate positions."""
+    end = 0
+    for candidate in _CANDIDATE.finditer(text):
+        if candidate.start() >= end and (match := _STATEMENT_START.match(text, candidate.start())):
+            end = max(match.end(), match.start() + 1)
+            yield match
 
 
 def _continues(previous: re.Match[str], match: re.Match[str]) -> bool:
@@ -109,9 +123,10 @@ def analyse(
 
 def _orphan_blocks(text: str, covered: list[tuple[int, int]], order: int) -> list[Statement]:
     """Block phrases outside any statement: "messages from 1.2.3.4 weren't sent" with no code."""
-    found = []
+    found: list[Statement] = []
+    lowered = folded(text)
     for detector in DETECTORS[:2]:
-        for match in detector.pattern.finditer(text):
+        for match in detector.finditer(text, lowered):
             if any(start <= match.start() < end for start, end in covered):
                 continue
             start = max(text.rfind("\n\n", 0, match.start()) + 1, match.start() - 120)

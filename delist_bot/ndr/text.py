@@ -57,6 +57,21 @@ _CLIENT_LANGUAGE_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# The non-ASCII letters that re.IGNORECASE matches to ASCII ones (see re._casefix).
+_LOOKALIKE_LETTERS = "İıſK"
+_ASCII_LOOKALIKES = str.maketrans(_LOOKALIKE_LETTERS, "iisk")
+
+
+def folded(text: str) -> str:
+    """TEXT in a case where `word in folded(text)` holds whenever an IGNORECASE regex could
+    match WORD in it: a substring test that lets a costly pattern skip text it cannot match."""
+    if text.isascii():
+        return text.lower()
+    if any(letter in text for letter in _LOOKALIKE_LETTERS):  # rare: translate() is slow
+        text = text.translate(_ASCII_LOOKALIKES)
+    return text.casefold()
+
+
 def normalize_text(text: str) -> str:
     """One newline style, no quote markers, plain spaces."""
     if "\r" in text:
