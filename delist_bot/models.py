@@ -109,6 +109,16 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Nearby:
+    """Earlier cases for an IP and for its /24 or /48: how many, and the latest few of each."""
+
+    same_ip: tuple[Case, ...] = ()
+    same_ip_total: int = 0
+    same_network: tuple[Case, ...] = ()
+    same_network_total: int = 0
+
+
+@dataclass(frozen=True)
 class OutgoingMail:
     """A reply waiting in the outbox; `raw` is the whole RFC 5322 message."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from delist_bot import sla
 from delist_bot.blocklist import neighbourhood
 from delist_bot.cases import Notice
-from delist_bot.models import Case, OutgoingMail
+from delist_bot.models import Case, Nearby, OutgoingMail
 from delist_bot.replies import Sender, Thread, build_internal, build_reply, when
 from delist_bot.review import case_token, notification_id, notification_tag
 
@@ -41,14 +41,15 @@ class Dossier:
     listing: str
     delistings: tuple[str, ...] = ()
     relistings: int = 0
-    same_ip: tuple[str, ...] = ()
+    same_ip: tuple[str, ...] = ()  # the latest few, labelled
+    same_ip_total: int = 0
     same_network: tuple[str, ...] = ()
+    same_network_total: int = 0
 
 
 def build_dossier(
     case: Case,
-    same_ip: list[Case],
-    same_network: list[Case],
+    nearby: Nearby,
     history: list[dict[str, Any]],
     listing: dict[str, Any] | None,
 ) -> Dossier:
@@ -69,8 +70,10 @@ def build_dossier(
         listing=listed,
         delistings=delistings,
         relistings=sum(e["relistings"] for e in history),
-        same_ip=tuple(label(c) for c in same_ip if c.id != case.id),
-        same_network=tuple(label(c) for c in same_network if c.id != case.id),
+        same_ip=tuple(label(c) for c in nearby.same_ip),
+        same_ip_total=nearby.same_ip_total,
+        same_network=tuple(label(c) for c in nearby.same_network),
+        same_network_total=nearby.same_network_total,
     )
 
 

@@ -238,10 +238,8 @@ def _notify_reviewers(
     tx: Transaction, case: Case | None, words: str, raw: bytes, now: datetime, settings: Settings
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
-    same_ip, same_network = tx.cases_near(case.ip)
-    dossier = outgoing.build_dossier(
-        case, same_ip, same_network, tx.history_for(case.ip), tx.listing_for(case.ip)
-    )
+    nearby = tx.cases_near(case.ip, excluding=case.id)
+    dossier = outgoing.build_dossier(case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip))
     mail = outgoing.review_request(case, words, dossier, raw, settings, now)
     return (mail,) if mail else ()
 

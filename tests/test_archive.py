@@ -7,6 +7,8 @@ from pathlib import Path
 
 from delist_bot import cases
 from delist_bot.models import Extraction
+from delist_bot.outgoing import build_dossier
+from delist_bot.replies import render
 from delist_bot.review import Command
 from delist_bot.store import Store
 
@@ -41,9 +43,9 @@ def test_old_history_moves_to_the_archive_and_stays_findable(tmp_path: Path) -> 
         assert [c.id for c in tx.cases()] == ["DL-000002"]  # the hot store holds the present
         assert not tx.seen("mid:<r1@x>")  # past the window against second deliveries
         assert tx.case("DL-000001") == closed  # a reply to an old case still finds it
-        same_ip, same_network = tx.cases_near("81.2.69.142")
-        assert [c.id for c in same_ip] == ["DL-000001"]
-        assert [c.id for c in same_network] == ["DL-000002"]
+        nearby = tx.cases_near("81.2.69.142")
+        assert [c.id for c in nearby.same_ip] == ["DL-000001"]
+        assert [c.id for c in nearby.same_network] == ["DL-000002"]
     all_cases, messages, _, _ = store.history()
     assert sorted(c.id for c in all_cases) == ["DL-000001", "DL-000002"]
     assert [m["key"] for m in messages] == ["mid:<r1@x>"]
@@ -57,3 +59,24 @@ def test_a_torn_line_and_a_repeated_record_are_read_once(tmp_path: Path) -> None
     with open(path, "a") as handle:
         handle.write('{"key": "mid:<b@x>", "recei')  # a crash in the middle of an append
     assert store.archive.records("messages") == [record]
+
+
+def test_the_dossier_counts_every_neighbour_and_names_the_latest(tmp_path: Path) -> None:
+    # A hoster's /24 can hold hundreds of cases: the reviewer gets a count, not a wall of ids.
+    store = Store(tmp_path / "s.json")
+    with store.transaction() as tx:
+        for n in range(1, 13):
+            tx.save_case(cases.open_case(n, request(n, f"81.2.69.{n}"), T0))
+        tx.save_case(cases.open_case(13, request(13, "81.2.69.1"), T0))
+    with store.transaction() as tx:
+        nearby = tx.cases_near("81.2.69.1", excluding="DL-000013")
+    assert (nearby.same_ip_total, [c.id for c in nearby.same_ip]) == (1, ["DL-000001"])
+    assert nearby.same_network_total == 11
+    assert [c.id for c in nearby.same_network] == [f"DL-0000{n:02d}" for n in range(8, 13)]
+    case = cases.open_case(13, request(13, "81.2.69.1"), T0)
+    text = render(
+        "internal/reviewer_notification.en.txt",
+        {"case": case, "words": "", "dossier": build_dossier(case, nearby, [], None)},
+    )
+    assert "Earlier cases for this IP: DL-000001 (open, 2026-11-01)\n" in text
+    assert "Earlier cases in 81.2.69.0/24: 11, the latest 5: DL-000008 (open" in text

@@ -14,7 +14,7 @@ from typing import Any
 from tinydb import Query, TinyDB
 
 from delist_bot.blocklist import contains, neighbourhood, specificity
-from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, OutgoingMail
+from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
 from delist_bot.store.files import spool_file
@@ -40,6 +40,9 @@ class Transaction:
         self.spool_name = f"{uuid.uuid4().hex}.jsonl"
         self._q = Query()
         self._hot: HotCases | None = None
+        self._state: dict[str, Any] | None = None  # read once; written back at the commit
+        self._state_changed: set[str] = set()
+        self._new_mail: list[dict[str, Any]] = []
 
     @property
     def hot_cases(self) -> HotCases:
@@ -48,16 +51,28 @@ class Transaction:
         return self._hot
 
     def before_commit(self) -> None:
+        """Write what was kept back for one table write each (TinyDB rebuilds a table per
+        write: per message, that was the cost of a whole batch)."""
         if self._hot is not None:
             self._hot.flush()
+        self._flush_outbox()
+        state = self.db.table("state")
+        for key in sorted(self._state_changed):
+            state.upsert({"key": key, "value": self._states()[key]}, self._q.key == key)
+        self._state_changed.clear()
 
-    # State: counters, mailbox position, the review secret.
+    # State: counters, mailbox position, the review secret, recent Message-IDs and replies.
+    def _states(self) -> dict[str, Any]:
+        if self._state is None:
+            self._state = {doc["key"]: doc["value"] for doc in self.db.table("state")}
+        return self._state
+
     def get_state(self, key: str, default: Any = None) -> Any:
-        found = self.db.table("state").get(self._q.key == key)
-        return found["value"] if found else default
+        return self._states().get(key, default)
 
     def set_state(self, key: str, value: Any) -> None:
-        self.db.table("state").upsert({"key": key, "value": value}, self._q.key == key)
+        self._states()[key] = value
+        self._state_changed.add(key)
 
     def next_case_number(self) -> int:
         number = int(self.get_state("case_counter", 0)) + 1
@@ -97,12 +112,20 @@ class Transaction:
         found = self.hot_cases.newest_with_message(m for m in message_ids if m)
         return case_from_doc(found) if found else None
 
-    def cases_near(self, ip: str) -> tuple[list[Case], list[Case]]:
-        """Cases for this IP, and for its /24 or /48, oldest first (for the dossier)."""
+    def cases_near(self, ip: str, excluding: str | None = None, latest: int = 5) -> Nearby:
+        """Other cases for this IP and for its /24 or /48, hot and archived (for the dossier)."""
         docs = {d["id"]: d for d in self.archive.cases_near(ip)}
         docs |= {d["id"]: d for d in self.hot_cases.in_network(neighbourhood(ip))}
-        near = [case_from_doc(docs[key]) for key in sorted(docs)]
-        return [c for c in near if c.ip == ip], [c for c in near if c.ip != ip]
+        docs.pop(excluding or "", None)
+        ids = sorted(docs)  # case ids count up: oldest first
+        same_ip = [i for i in ids if docs[i]["ip"] == ip]
+        same_network = [i for i in ids if docs[i]["ip"] != ip]
+        return Nearby(
+            tuple(case_from_doc(docs[i]) for i in same_ip[-latest:]),
+            len(same_ip),
+            tuple(case_from_doc(docs[i]) for i in same_network[-latest:]),
+            len(same_network),
+        )
 
     # The block list.
     def listings(self, active_only: bool = True) -> list[dict[str, Any]]:
@@ -242,7 +265,13 @@ class Transaction:
             "sent_at": None,
             "claimed_at": None,
         }
-        self.db.table("outbox").insert(doc)
+        self._new_mail.append(doc)
+
+    def _flush_outbox(self) -> None:
+        if self._new_mail:
+            self.db.table("outbox").insert_multiple(self._new_mail)
+            self._new_mail = []
+            self._outbox_ids = None
 
     def mail_bytes(self, doc: dict[str, Any]) -> bytes:
         """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
@@ -256,6 +285,7 @@ class Transaction:
         stale = (now - CLAIM_TIMEOUT).isoformat()
         due = (self._q.status == "pending") & (self._q.next_attempt_at <= now.isoformat())
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
+        self._flush_outbox()
         docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
         claimed = docs[:limit]
         if claimed:  # one update by document id: TinyDB rewrites its table once per call
@@ -266,11 +296,13 @@ class Transaction:
         return [dict(doc) for doc in claimed]
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        self._flush_outbox()
         table = self.db.table("outbox")
         return list(table.search(self._q.status == status) if status else table.all())
 
     def update_mail(self, mail_id: str, **fields: Any) -> None:
         """Change a queued mail; one that is sent or failed leaves for the archive."""
+        self._flush_outbox()
         table = self.db.table("outbox")
         if self._outbox_ids is None:  # found by id once per transaction, not by a scan per mail
             self._outbox_ids = {doc["id"]: doc.doc_id for doc in table.all()}
