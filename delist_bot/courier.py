@@ -130,3 +130,4 @@ class Courier:
             self.journal.record(mail["id"], changes)
             with self._done_lock:
                 self._done.append(Attempt(mail, changes, delivery.detail))
+        self.journal.sync()

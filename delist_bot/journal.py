@@ -1,7 +1,8 @@
 """Delivery results between the SMTP server's acceptance and the store's next write.
 
-One fsync'd line per mail costs a fraction of a store write, so the window in which a crash can
-send a reply twice stays as narrow as one SMTP reply, while the store is written once a batch.
+A line per mail is written (to the OS) the moment the server accepts it, so a crash of the process
+can send a reply twice only inside one SMTP reply; lines are fsynced once per batch sent, so a
+power loss can repeat at most that batch. The store is written once a batch either way.
 The sender thread appends to the live file; the worker seals it (a rename) before taking its
 lines into the store, and deletes sealed files only once the store holds them.
 """
@@ -30,7 +31,13 @@ class Journal:
                 self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             self._handle.write(line)
             self._handle.flush()
-            os.fsync(self._handle.fileno())
+
+    def sync(self) -> None:
+        """Make the recorded lines durable (once per batch: an fsync per mail cost more than
+        the SMTP conversation)."""
+        with self._lock:
+            if self._handle is not None:
+                os.fsync(self._handle.fileno())
 
     def seal(self) -> list[Path]:
         """Every file whose lines the store has yet to take, oldest first (also those of a

@@ -12,7 +12,10 @@ from html.parser import HTMLParser
 _NEWLINES = re.compile(r"\r\n?")
 _QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
 OWN_WORDS_WINDOW = 8000  # a requester's note sits at the top; the rest is what they forwarded
-_NBSP = re.compile("[\u00a0\u2007\u202f\u200b\ufeff]")
+_NBSP_CHARS = "\u00a0\u2007\u202f\u200b\ufeff"
+_NBSP = re.compile(f"[{_NBSP_CHARS}]")
+# Cheap probes first: a pattern anchored with ^ in MULTILINE mode is tried at every position.
+_QUOTED_LINE = re.compile(r"\n[ \t]*>")
 
 # Where the requester's own words stop: forward banners, reply headers, quotes, signatures.
 _FORWARD_MARKERS = re.compile(
@@ -76,9 +79,9 @@ def normalize_text(text: str) -> str:
     """One newline style, no quote markers, plain spaces."""
     if "\r" in text:
         text = _NEWLINES.sub("\n", text)
-    if ">" in text:
+    if text.lstrip(" \t").startswith(">") or _QUOTED_LINE.search(text):
         text = _QUOTE_PREFIX.sub("", text)
-    if not text.isascii():
+    if not text.isascii() and any(c in text for c in _NBSP_CHARS):
         text = _NBSP.sub(" ", text)
     return text
 
