@@ -384,7 +384,8 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
     """Reminders, escalations and holding replies that are due: sent once, never twice."""
     done = []
     for case in tx.open_cases():
-        for step in sla.due_steps(case, now, settings.ages):
+        steps = sla.due_steps(case, now, settings.ages)
+        for step in steps:
             notice = {
                 "reminder": Notice("reviewer_reminder", "reviewers"),
                 "escalation": Notice("operator_escalation", "operators"),
@@ -397,5 +398,6 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
                     case = cases.record_reply(case, mail.message_id, "holding", now)
                 tx.enqueue(mail)
             done.append((case.id, step))
-        tx.save_case(case)
+        if steps:
+            tx.save_case(case)
     return done

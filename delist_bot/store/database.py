@@ -55,7 +55,7 @@ class Store:
             )
             db.storage.WRITE_CACHE_SIZE = 1 << 30  # write only at the end of the transaction
             db.storage.read()  # a damaged file is reported now, not by the first query
-            tx = Transaction(db, self.archive, self.spool)
+            tx = Transaction(db, self.archive, self.spool, self._memo.derived.get("hot_cases"))
             try:
                 yield tx
                 tx.before_commit()
@@ -71,6 +71,8 @@ class Store:
             except BaseException:
                 self._memo.forget()
                 raise
+            if tx.reusable_index is not None:  # it describes the file as now written
+                self._memo.derived["hot_cases"] = tx.reusable_index
         finally:
             lock.__exit__(None, None, None)
 

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,11 @@ class Memo:
 
     key: tuple[int, int, int] | None = None
     data: dict[str, Any] | None = None
+    derived: dict[str, Any] = field(default_factory=dict)  # indexes built over DATA
 
     def forget(self) -> None:
         self.key, self.data = None, None
+        self.derived = {}
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

@@ -31,6 +31,11 @@ class HotCases:
             self.doc_ids[doc["id"]] = doc.doc_id
             self._add(dict(doc))
 
+    def bind(self, table: Table) -> HotCases:
+        """The same index over TABLE: another transaction's view of the same file."""
+        self.table = table
+        return self
+
     # Reads.
     def get(self, case_id: str) -> Doc | None:
         return self.docs.get(case_id)

@@ -30,7 +30,9 @@ QUARANTINE_HOT = timedelta(days=30)
 class Transaction:
     """Domain reads and writes over one locked TinyDB snapshot."""
 
-    def __init__(self, db: TinyDB, archive: Archive, spool: Path) -> None:
+    def __init__(
+        self, db: TinyDB, archive: Archive, spool: Path, hot_cases: HotCases | None = None
+    ) -> None:
         self.db = db
         self.archive = archive
         self.spool = spool
@@ -39,10 +41,16 @@ class Transaction:
         self.spooled: list[tuple[str, bytes]] = []  # mail bodies: one spool file per commit
         self.spool_name = f"{uuid.uuid4().hex}.jsonl"
         self._q = Query()
-        self._hot: HotCases | None = None
+        # The last transaction's index, while the file is still the one it wrote: a worker
+        # need not re-index thousands of open cases for every batch.
+        self._hot: HotCases | None = hot_cases.bind(db.table("cases")) if hot_cases else None
         self._state: dict[str, Any] | None = None  # read once; written back at the commit
         self._state_changed: set[str] = set()
         self._new_mail: list[dict[str, Any]] = []
+
+    @property
+    def reusable_index(self) -> HotCases | None:
+        return self._hot
 
     @property
     def hot_cases(self) -> HotCases:
