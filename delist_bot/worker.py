@@ -9,7 +9,8 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,8 @@ from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
 log = logging.getLogger("delist_bot")
 Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
+GROUP_SECONDS = 1.0  # a backlog is committed about once a second ...
+GROUP_BATCHES = 10  # ... and holds at most this many fetched batches in memory
 
 
 def utcnow() -> datetime:
@@ -111,19 +114,22 @@ class Worker:
         return done
 
     def poll(self, now: datetime, report: PassReport, courier: Courier) -> list[Processed]:
-        """Every request in the mailbox, a batch at a time. A batch's replies are claimed in
-        its commit and sent by the courier while the next batch is read and decided."""
+        """Every request in the mailbox, a group of batches at a time. A group's replies are
+        claimed in its commit and sent by the courier while the next group is read."""
         mailbox = open_mailbox(self.config)
         try:
             done = []
-            for batch in mailbox.batches():
-                results, claimed = self._commit_batch(batch, now, courier, report)
+            batches = mailbox.batches()
+            while True:
+                results, claimed = self._commit_group(batches, now, courier, report)
                 for result in results:
                     failpoints.reach("after_commit")
                     if self.after_commit is not None:
                         self.after_commit(result)
-                courier.submit(claimed)
+                courier.submit(claimed)  # claimed mail is always handed over, or it waits 5 min
                 done.extend(self._file_away(mailbox, results))
+                if not results:
+                    break
             courier.wait()
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
@@ -134,25 +140,38 @@ class Worker:
         finally:
             mailbox.close()
 
-    def _commit_batch(
-        self, batch: list[Fetched], now: datetime, courier: Courier, report: PassReport
+    def _commit_group(
+        self,
+        batches: Iterator[list[Fetched]],
+        now: datetime,
+        courier: Courier,
+        report: PassReport,
     ) -> tuple[list[Processed], list[Claimed]]:
-        """One store write for a whole batch (with the last batch's delivery results and the
-        claim on its replies); if one message breaks it, each on its own."""
+        """One store write for the next batches (with the delivery results so far and the claim
+        on the mail that is due); no results when the mailbox is done. A backlog is taken GROUP_SECONDS at a
+        time, since a write costs as much as the hot store is large; a single batch is written
+        at once. If one message breaks the group, each is done on its own."""
+        fetched: list[Fetched] = []
         try:
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                results = [self._record(tx, fetched, now) for fetched in batch]
+                results: list[Processed] = []
+                started = time.monotonic()
+                for batch in batches:
+                    fetched += batch
+                    results += [self._record(tx, message, now) for message in batch]
+                    full = len(fetched) >= GROUP_BATCHES * self.config.mailbox.batch_size
+                    if full or time.monotonic() - started >= GROUP_SECONDS:
+                        break
                 claimed = self._claim(tx, now)
             self.journal.discard(settled)
-            return results, claimed
         except (MailboxError, StoreError):
             raise  # the world is broken, not the messages: retry the pass later
         except Exception:
-            results = [self._commit_alone(fetched, now) for fetched in batch]
+            results = [self._commit_alone(message, now) for message in fetched]
             with self.store.transaction() as tx:
                 claimed = self._claim(tx, now)
-            return results, claimed
+        return results, claimed
 
     def _commit_alone(self, fetched: Fetched, now: datetime) -> Processed:
         try:
@@ -248,7 +267,8 @@ class Worker:
 
     def _claim(self, tx: Transaction, now: datetime) -> list[Claimed]:
         """Mark the oldest due mail as being sent (so no other sender takes it)."""
-        limit = 2 * self.config.mailbox.batch_size  # a request's reply and its reviewers' mail
+        # A request's reply and its reviewers' mail, for every message of a full group.
+        limit = 2 * GROUP_BATCHES * self.config.mailbox.batch_size
         return [(doc, tx.mail_bytes(doc)) for doc in tx.claim_mail(now, limit=limit)]
 
     def _settle(self, tx: Transaction, courier: Courier, report: PassReport) -> list[Path]:

@@ -227,6 +227,30 @@ def test_smtp_down_keeps_the_mail_queued(
         restarted.stop()
 
 
+def test_a_pass_over_an_empty_mailbox_sends_a_dead_senders_claim(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, imap_config: Config
+) -> None:
+    # Bug found by the crash drill: the pass claimed due mail in its (empty) mailbox commit and
+    # dropped the claim, so a dead sender's mail stayed "sending" and was never sent.
+    deliver(dovecot, imap_user, [PORTAL.read_bytes()])
+    smtp_server.stop()
+    Worker(imap_config).run_once(NOW)
+    store = Store(Path(imap_config.store.path))
+    with store.transaction() as tx:
+        [mail] = tx.outbox()
+        tx.update_mail(mail["id"], status="sending", claimed_at=NOW.isoformat())
+    restarted = SmtpServer.start()
+    try:
+        moved = dataclasses.replace(
+            imap_config, smtp=dataclasses.replace(imap_config.smtp, port=restarted.port)
+        )
+        report = Worker(moved).run_once(NOW + timedelta(minutes=6))
+        assert [m["kind"] for m in report.sent] == ["portal"]
+        assert len(restarted.recorder.messages) == 1
+    finally:
+        restarted.stop()
+
+
 def test_cli_run_once(
     dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
