@@ -19,13 +19,13 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import imapclient
 
 from benchmarks.parse import realistic_messages
+from benchmarks.stages import MAIN_STAGES, StageClock
 from delist_bot.config import load
 from delist_bot.worker import Worker
 from tests.conftest import imap_settings
@@ -33,7 +33,6 @@ from tests.servers import PASSWORD, Dovecot, free_port, wait_for_port
 from tests.test_worker_imap import _write_toml as write_toml
 
 LOREM = textwrap.fill("Lorem ipsum dolor sit amet. " * 150, 72).encode()
-STAGES = ("fetch", "parse and extract", "decide", "store", "render", "send")
 
 
 def requests(count: int, offset: int = 0) -> list[bytes]:
@@ -68,31 +67,6 @@ def floor(dovecot: Dovecot, user: str, folder: str = "INBOX", batch: int = 50) -
             email.message_from_bytes(data[b"BODY[]"], policy=email.policy.default)
     client.logout()
     return time.perf_counter() - started
-
-
-def stage_seconds(profile: cProfile.Profile) -> dict[str, float]:
-    """Seconds per stage from the cumulative time of each stage's entry points."""
-    cumulative: Counter[str] = Counter()
-    for (path, _line, name), (_cc, _nc, _own, total, _callers) in pstats.Stats(
-        profile
-    ).stats.items():
-        cumulative[f"{Path(path).parent.name}/{Path(path).name}:{name}"] += total
-
-    def of(*names: str) -> float:
-        return sum(cumulative[n] for n in names)
-
-    render = of("delist_bot/replies.py:build_reply", "delist_bot/replies.py:build_internal")
-    extract = of("ndr/__init__.py:extract")
-    stages = {
-        "fetch": of("mailbox/imap.py:_fetch", "mailbox/imap.py:move"),
-        "parse and extract": extract,
-        "render": render,
-        "decide": of("delist_bot/pipeline.py:process") - extract - render,
-        "store": of("store/database.py:transaction", "store/archive.py:append"),
-        "send": of("delist_bot/transport.py:send", "delist_bot/journal.py:record"),
-    }
-    stages["other"] = of("delist_bot/worker.py:run_once") - sum(stages.values())
-    return stages
 
 
 class SinkServer:
@@ -158,15 +132,21 @@ def one_pass(
     return floors, seconds, peak, result.stdout.strip()
 
 
-def profiled_shares(dovecot: Dovecot, smtp: SinkServer, count: int) -> cProfile.Profile:
+def timed_stages(
+    dovecot: Dovecot, smtp: SinkServer, count: int, profile: cProfile.Profile | None
+) -> tuple[StageClock, float]:
+    """A pass over COUNT fresh requests in this process, with a clock on every stage."""
     user, config_file = configure(dovecot, smtp, Path(tempfile.mkdtemp()))
     append_all(dovecot, user, requests(count))
     worker = Worker(load(config_file))
-    profile = cProfile.Profile()
-    profile.enable()
-    worker.run_once(datetime.now(UTC))
-    profile.disable()
-    return profile
+    with StageClock().installed() as clock:
+        started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        worker.run_once(datetime.now(UTC))
+        if profile is not None:
+            profile.disable()
+        return clock, time.perf_counter() - started
 
 
 def main(count: int = 1000) -> None:
@@ -175,7 +155,9 @@ def main(count: int = 1000) -> None:
     smtp = SinkServer()
     try:
         floors, ours, peak_mb, summary = one_pass(dovecot, smtp, count)
-        profile = profiled_shares(dovecot, smtp, min(count, 300))
+        profile = cProfile.Profile() if "--profile" in sys.argv else None
+        sample = min(count, 1000)
+        clock, sample_seconds = timed_stages(dovecot, smtp, sample, profile)
     finally:
         smtp.stop()
         dovecot.stop()
@@ -190,12 +172,17 @@ def main(count: int = 1000) -> None:
     )
     print(f"ratio pass / floor: {ours / floor_seconds:.2f}x per message (target <= 3x)")
     print(f"peak memory of the worker process: {peak_mb:.0f} MB (target < 150 MB)")
-    stages = stage_seconds(profile)
-    total = sum(stages.values())  # = the whole pass
-    print("share of time by stage (a profiled pass over a sample, in one process):")
-    for stage in (*STAGES, "other"):
-        print(f"  {stage:<18} {stages[stage]:6.2f} s {stages[stage] / total:6.1%}")
-    if "--profile" in sys.argv:
+    stages = clock.main_thread(sample_seconds)
+    print(f"time by stage, per message (a pass over {sample} requests in this process):")
+    for stage in (*MAIN_STAGES, "other"):
+        share = stages[stage] / sample_seconds
+        print(f"  {stage:<18} {stages[stage] / sample * 1000:5.2f} ms {share:6.1%}")
+    send = clock.seconds["send"]
+    print(
+        f"  {'send':<18} {send / sample * 1000:5.2f} ms (the courier thread, beside the above; "
+        "it includes the SMTP server's time)"
+    )
+    if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 

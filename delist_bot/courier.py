@@ -19,7 +19,7 @@ from delist_bot.transport import Outcome, Transport
 
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 GIVE_UP_AFTER = timedelta(days=3)
-SWITCH_INTERVAL = 0.0005
+SWITCH_INTERVAL = 0.0001
 QUEUED_BATCHES = 2  # claimed and not yet sent: bounded, so claims stay fresh and memory small
 
 
