@@ -15,7 +15,7 @@ from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.journal import Journal
-from delist_bot.transport import Outcome, Transport
+from delist_bot.transport import Delivery, Outcome, Transport
 
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 GIVE_UP_AFTER = timedelta(days=3)
@@ -124,8 +124,16 @@ class Courier:
             transport.close()
 
     def _send(self, transport: Transport, mails: list[tuple[dict[str, Any], bytes]]) -> None:
+        unreachable: str | None = None
         for mail, raw in mails:
-            delivery = transport.send(self.sender, mail["to"], raw, mail["id"])
+            if unreachable is None:
+                delivery = transport.send(self.sender, mail["to"], raw, mail["id"])
+                if delivery.outcome is Outcome.RETRY and not transport.connected:
+                    # A server that times out would cost the timeout once per mail: the rest of
+                    # this batch waits for its next attempt instead.
+                    unreachable = delivery.detail
+            else:
+                delivery = Delivery(Outcome.RETRY, f"not tried, the server failed: {unreachable}")
             changes = after_attempt(mail, delivery.outcome, delivery.detail, self.now)
             self.journal.record(mail["id"], changes)
             with self._done_lock:

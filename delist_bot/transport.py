@@ -58,6 +58,11 @@ class Transport:
             return self._failure(code, reply)
         return Delivery(Outcome.SENT)
 
+    @property
+    def connected(self) -> bool:
+        """False after a failure that closed the connection (or before the first mail)."""
+        return self.folder is not None or self._smtp is not None
+
     @staticmethod
     def _failure(code: int, reply: bytes | str) -> Delivery:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
