@@ -47,10 +47,12 @@ class Archive:
     def cases_near(self, ip: str) -> list[dict[str, Any]]:
         """Archived cases in the IP's /24 or /48: one shard, not the whole history."""
         network = neighbourhood(ip)
+        # A shard holds many networks: lines that do not name this one are not even decoded.
+        path = self.folder / "cases" / f"{shard(ip)}.jsonl"
         return [
             r
-            for r in self._read(self.folder / "cases" / f"{shard(ip)}.jsonl")
-            if neighbourhood(r["ip"]) == network
+            for r in self._read(path, containing=network)
+            if (r.get("network") or neighbourhood(r["ip"])) == network
         ]
 
     def case(self, case_id: str) -> dict[str, Any] | None:
@@ -68,10 +70,12 @@ class Archive:
         return list(unique.values())
 
     @staticmethod
-    def _read(path: Path) -> Iterator[dict[str, Any]]:
+    def _read(path: Path, containing: str = "") -> Iterator[dict[str, Any]]:
         try:
             with open(path, encoding="utf-8") as handle:
                 for line in handle:
+                    if containing not in line:
+                        continue
                     try:
                         yield json.loads(line)
                     except ValueError:
