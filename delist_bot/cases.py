@@ -16,6 +16,7 @@ from delist_bot.review import Command
 
 CASE_PREFIX = "DL-"
 BOT = "delist-bot"
+MAX_DUPLICATES_RECORDED = 20
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,11 @@ def reopen(old: Case, number: int, extraction: Extraction, now: datetime) -> Cas
 
 
 def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
-    """Another request for an IP that already has an open case: add it, open nothing new."""
+    """Another request for an IP that already has an open case: add it, open nothing new.
+    Past MAX_DUPLICATES_RECORDED the case stays as it is: a flood about one IP must not make
+    its case (and every write of it) grow without end."""
+    if _recorded(case, "duplicate_request") >= MAX_DUPLICATES_RECORDED:
+        return case
     event = Event(
         now, extraction.sender or "unknown", "duplicate_request", f"another request for {case.ip}"
     )
@@ -96,7 +101,10 @@ def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
 
 
 def record_reply(case: Case, message_id: str, kind: str, now: datetime) -> Case:
-    """A reply we queued for the case's sender becomes part of its thread and history."""
+    """A reply we queued for the case's sender becomes part of its thread and history (the
+    replies to duplicates up to MAX_DUPLICATES_RECORDED; later ones carry the case tag)."""
+    if kind == "duplicate" and _recorded(case, "reply_duplicate") >= MAX_DUPLICATES_RECORDED:
+        return case
     return _with(case, Event(now, BOT, f"reply_{kind}"), message_id)
 
 
@@ -175,6 +183,10 @@ def _contacted(case: Case, now: datetime) -> Case:
 def _status(case: Case, status: CaseStatus, now: datetime, actor: str, why: str = "") -> Case:
     text = f"{case.status.value} -> {status.value}" + (f": {why}" if why else "")
     return dataclasses.replace(_with(case, Event(now, actor, "status", text), None), status=status)
+
+
+def _recorded(case: Case, kind: str) -> int:
+    return sum(1 for event in case.events if event.kind == kind)
 
 
 def _with(case: Case, event: Event, message_id: str | None) -> Case:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,3 +143,18 @@ def test_a_worker_down_past_the_deadline_sends_at_once_and_records_the_breach(op
 def test_the_holding_reply_in_time_is_no_breach(open_case) -> None:
     case, _ = run_clock(open_case, [44])
     assert case.breached_at is None and case.first_contact_at == hours(44)
+
+
+def test_a_flood_about_one_ip_leaves_its_case_bounded() -> None:
+    # Found by the 10,000-request benchmark: every repeat added an event and a Message-ID, so
+    # each later request read and wrote an ever larger case.
+    case = cases.open_case(1, REQUEST, T0)
+    for n in range(100):
+        again = dataclasses.replace(REQUEST, message_id=f"<again-{n}@example.org>")
+        case = cases.join_request(case, again, hours(1))
+        case = cases.record_reply(case, f"<reply-{n}@delist.example.net>", "duplicate", hours(1))
+    kinds = [e.kind for e in case.events]
+    assert kinds.count("duplicate_request") == kinds.count("reply_duplicate") == 20
+    assert "<again-19@example.org>" in case.message_ids
+    assert "<again-20@example.org>" not in case.message_ids
+    assert len(case.message_ids) == 41  # the first request and 20 of each

@@ -63,7 +63,7 @@ class Store:
                 self._memo.forget()  # TinyDB changed the memo's data in place: it is not the file's
                 raise
             if tx.spooled:
-                write_spool(self.spool / tx.spool_name, tx.spooled)
+                write_spool(self.spool / tx.spool_name, list(tx.spooled.items()))
             for name, records in tx.to_archive.items():  # before the commit: see compact()
                 self.archive.append(name, records)
             try:

@@ -38,7 +38,7 @@ class Transaction:
         self.spool = spool
         self.to_archive: dict[str, list[dict[str, Any]]] = {}
         self._outbox_ids: dict[str, int] | None = None
-        self.spooled: list[tuple[str, bytes]] = []  # mail bodies: one spool file per commit
+        self.spooled: dict[str, bytes] = {}  # mail bodies by id: one spool file per commit
         self.spool_name = f"{uuid.uuid4().hex}.jsonl"
         self._q = Query()
         # The last transaction's index, while the file is still the one it wrote: a worker
@@ -47,6 +47,8 @@ class Transaction:
         self._state: dict[str, Any] | None = None  # read once; written back at the commit
         self._state_changed: set[str] = set()
         self._new_mail: list[dict[str, Any]] = []
+        self._mail_changes: dict[str, tuple[int, dict[str, Any]]] = {}  # mail id: doc id, fields
+        self._mail_gone: list[int] = []
 
     @property
     def reusable_index(self) -> HotCases | None:
@@ -256,7 +258,7 @@ class Transaction:
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
         """Queue a mail: its bytes go to the spool now, its record with the transaction."""
-        self.spooled.append((mail.id, mail.raw))
+        self.spooled[mail.id] = mail.raw
         self._outbox_ids = None
         doc = {
             "spool": self.spool_name,
@@ -276,15 +278,24 @@ class Transaction:
         self._new_mail.append(doc)
 
     def _flush_outbox(self) -> None:
+        table = self.db.table("outbox")
+        if self._mail_changes:
+            changes = self._mail_changes
+            doc_ids = [doc_id for doc_id, _ in changes.values()]
+            table.update(lambda doc: doc.update(changes[doc["id"]][1]), doc_ids=doc_ids)
+            self._mail_changes = {}
+        if self._mail_gone:
+            table.remove(doc_ids=self._mail_gone)
+            self._mail_gone = []
         if self._new_mail:
-            self.db.table("outbox").insert_multiple(self._new_mail)
+            table.insert_multiple(self._new_mail)
             self._new_mail = []
             self._outbox_ids = None
 
     def mail_bytes(self, doc: dict[str, Any]) -> bytes:
         """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
         if doc["spool"] == self.spool_name:
-            return dict(self.spooled)[doc["id"]]
+            return self.spooled[doc["id"]]
         return spool_file(self.spool / doc["spool"])[doc["id"]]
 
     def claim_mail(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
@@ -309,21 +320,22 @@ class Transaction:
         return list(table.search(self._q.status == status) if status else table.all())
 
     def update_mail(self, mail_id: str, **fields: Any) -> None:
-        """Change a queued mail; one that is sent or failed leaves for the archive."""
-        self._flush_outbox()
-        table = self.db.table("outbox")
+        """Change a queued mail; one that is sent or failed leaves for the archive. Changes are
+        kept back and written with the commit: one table write for a whole batch of results."""
+        if self._new_mail:
+            self._flush_outbox()
         if self._outbox_ids is None:  # found by id once per transaction, not by a scan per mail
-            self._outbox_ids = {doc["id"]: doc.doc_id for doc in table.all()}
+            self._outbox_ids = {doc["id"]: doc.doc_id for doc in self.db.table("outbox")}
         doc_id = self._outbox_ids.get(mail_id)
         if doc_id is None:
             return
+        changes = self._mail_changes.setdefault(mail_id, (doc_id, {}))[1]
+        changes.update(fields)
         if fields.get("status") in ("sent", "failed"):
-            doc = table.get(doc_id=doc_id)
-            table.remove(doc_ids=[doc_id])
+            doc = self.db.table("outbox").get(doc_id=doc_id)
+            self.archive_later("outbox", [{**doc, **self._mail_changes.pop(mail_id)[1]}])
+            self._mail_gone.append(doc_id)
             del self._outbox_ids[mail_id]
-            self.archive_later("outbox", [{**doc, **fields}])
-            return
-        table.update(fields, doc_ids=[doc_id])
 
     # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
     def record_quarantine(self, record: dict[str, Any]) -> None:
