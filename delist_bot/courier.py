@@ -17,6 +17,7 @@ from delist_bot.config import Config
 from delist_bot.journal import Journal
 from delist_bot.transport import Delivery, Outcome, Transport
 
+Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 GIVE_UP_AFTER = timedelta(days=3)
 SWITCH_INTERVAL = 0.0001
@@ -65,15 +66,13 @@ class Courier:
         self.journal = journal
         self.sender = sender
         self.now = now
-        self._queue: queue.Queue[list[tuple[dict[str, Any], bytes]] | None] = queue.Queue(
-            QUEUED_BATCHES
-        )
+        self._queue: queue.Queue[list[Claimed] | None] = queue.Queue(QUEUED_BATCHES)
         self._done: list[Attempt] = []
         self._done_lock = threading.Lock()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
-    def submit(self, mails: list[tuple[dict[str, Any], bytes]]) -> None:
+    def submit(self, mails: list[Claimed]) -> None:
         """Queue claimed mail (record and bytes); waits while the queue is full."""
         self._raise_if_failed()
         if not mails:
@@ -123,7 +122,7 @@ class Courier:
         finally:
             transport.close()
 
-    def _send(self, transport: Transport, mails: list[tuple[dict[str, Any], bytes]]) -> None:
+    def _send(self, transport: Transport, mails: list[Claimed]) -> None:
         unreachable: str | None = None
         for mail, raw in mails:
             if unreachable is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from delist_bot import failpoints, sla
 from delist_bot.config import Config, resolve
-from delist_bot.courier import Courier
+from delist_bot.courier import Claimed, Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
@@ -27,7 +27,6 @@ from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
 log = logging.getLogger("delist_bot")
-Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 GROUP_SECONDS = 1.0  # a backlog is committed about once a second ...
 GROUP_BATCHES = 10  # ... and holds at most this many fetched batches in memory
 
