@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 from datetime import UTC, datetime
@@ -28,6 +29,36 @@ def test_a_transaction_is_all_or_nothing(tmp_path: Path) -> None:
         raise RuntimeError("crash in the middle")
     with store.transaction() as tx:
         assert (tx.get_state("a"), tx.get_state("b")) == (1, None)
+
+
+def _open_case():
+    request = extract((DATA_SAMPLES / "01-review-attached-en.eml").read_bytes())
+    return cases.open_case(1, request, NOW)
+
+
+def test_what_this_process_keeps_between_transactions_never_outlives_the_file(
+    tmp_path: Path,
+) -> None:
+    # The worker keeps the data it wrote and its case index between commits; neither may hide
+    # another process's write (the CLI deciding a case) or a transaction that failed.
+    case = _open_case()
+    worker, cli = Store(tmp_path / "store.json"), Store(tmp_path / "store.json")
+    with worker.transaction() as tx:
+        tx.save_case(case)
+    with worker.transaction() as tx:
+        assert tx.open_case_for_ip(case.ip) == case
+
+    with pytest.raises(RuntimeError), worker.transaction() as tx:
+        tx.save_case(dataclasses.replace(case, status=CaseStatus.CLOSED))
+        raise RuntimeError("crash in the middle")
+    with worker.transaction() as tx:
+        assert tx.open_case_for_ip(case.ip) == case
+
+    with cli.transaction() as tx:
+        tx.save_case(dataclasses.replace(case, status=CaseStatus.DELISTED))
+    with worker.transaction() as tx:
+        assert tx.open_case_for_ip(case.ip) is None
+        assert tx.case(case.id).status is CaseStatus.DELISTED
 
 
 def test_cases_round_trip(tmp_path: Path) -> None:
