@@ -146,10 +146,10 @@ class Worker:
         courier: Courier,
         report: PassReport,
     ) -> tuple[list[Processed], list[Claimed]]:
-        """One store write for the next batches (with the delivery results so far and the claim
-        on the mail that is due); no results when the mailbox is done. A backlog is taken GROUP_SECONDS at a
-        time, since a write costs as much as the hot store is large; a single batch is written
-        at once. If one message breaks the group, each is done on its own."""
+        """One store write for the next batches, with the delivery results so far and the claim
+        on the mail that is due; no results when the mailbox is done. A backlog is taken
+        GROUP_SECONDS at a time, since a write costs as much as the hot store is large; a
+        single batch is written at once. If one message breaks the group, each is done alone."""
         fetched: list[Fetched] = []
         try:
             with self.store.transaction() as tx:
