@@ -18,7 +18,7 @@ from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingM
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
 from delist_bot.store.files import spool_file
-from delist_bot.store.hot_cases import HotCases
+from delist_bot.store.hot_cases import OPEN_VALUES, HotCases
 
 CLAIM_TIMEOUT = timedelta(minutes=5)
 # What stays in the hot store; older history moves to the archive at each pass's compaction.
@@ -207,8 +207,7 @@ class Transaction:
         return entry["network"]
 
     def open_cases(self) -> list[Case]:
-        statuses = {s.value for s in OPEN_STATUSES}
-        return [case_from_doc(d) for d in self.hot_cases.all() if d["status"] in statuses]
+        return [case_from_doc(d) for d in self.hot_cases.all() if d["status"] in OPEN_VALUES]
 
     def cases(self, status: str | None = None) -> list[Case]:
         docs = self.hot_cases.all()
