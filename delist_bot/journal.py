@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from delist_bot.store.files import open_private, private_folder
+
 
 class Journal:
     def __init__(self, path: Path) -> None:
@@ -27,8 +29,9 @@ class Journal:
         line = json.dumps({"id": mail_id, **changes}) + "\n"
         with self._lock:
             if self._handle is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                private_folder(self.path.parent)  # 0600/0700 whatever the umask
+                handle = open_private(self.path, os.O_WRONLY | os.O_APPEND)
+                self._handle = open(handle, "a", encoding="utf-8")  # noqa: SIM115
             self._handle.write(line)
             self._handle.flush()
 

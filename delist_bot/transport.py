@@ -6,6 +6,7 @@ A delivery attempt answers sent, temporary failure (retry later) or permanent fa
 from __future__ import annotations
 
 import contextlib
+import os
 import smtplib
 import socket
 import ssl
@@ -14,6 +15,7 @@ from enum import StrEnum
 
 from delist_bot import failpoints
 from delist_bot.config import Config, SmtpConfig, resolve
+from delist_bot.store.files import open_private, private_folder
 
 
 class Outcome(StrEnum):
@@ -71,10 +73,11 @@ class Transport:
 
     def _write(self, raw: bytes, name: str) -> Delivery:
         assert self.folder is not None
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)  # mail: 0600 files in a 0700 folder whatever the umask
         target = self.folder / f"{name}.eml"
         temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(raw)
+        with open(open_private(temporary, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
+            handle.write(raw)
         temporary.replace(target)
         return Delivery(Outcome.SENT, str(target))
 

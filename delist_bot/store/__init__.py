@@ -2,13 +2,14 @@
 
 from delist_bot.store.codec import case_from_doc, case_to_doc
 from delist_bot.store.database import Store, raw_of
-from delist_bot.store.files import StoreCorrupt, StoreError, backup_path
+from delist_bot.store.files import StoreCorrupt, StoreError, StoreWriteError, backup_path
 from delist_bot.store.transaction import Transaction
 
 __all__ = [
     "Store",
     "StoreCorrupt",
     "StoreError",
+    "StoreWriteError",
     "Transaction",
     "backup_path",
     "case_from_doc",

@@ -1,7 +1,11 @@
-"""Cases as the store keeps them: plain JSON documents, and back."""
+"""Cases as the store keeps them: plain JSON documents, and back; text as it goes to a file.
+
+A str that came from undecodable bytes may hold a lone surrogate, which UTF-8 cannot carry.
+"""
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from datetime import datetime
 from typing import Any
@@ -48,3 +52,22 @@ def case_from_doc(doc: dict[str, Any]) -> Case:
     for key in TIME_FIELDS:
         values[key] = datetime.fromisoformat(doc[key]) if doc.get(key) else None
     return Case(**values)
+
+
+SURROGATES_AS_REPLACEMENT = "delist-bot-surrogates-as-replacement"
+
+
+def _replace_surrogates(error: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    # Bytes: the UTF-8 encoder takes a str replacement only if it is ASCII.
+    return "\ufffd".encode() * (error.end - error.start), error.end
+
+
+codecs.register_error(SURROGATES_AS_REPLACEMENT, _replace_surrogates)
+
+
+def utf8(text: str) -> bytes:
+    """TEXT as UTF-8, a lone surrogate as U+FFFD: one bad character written by an older version
+    or a careless decoder must never make a write fail (every later pass would fail with it)."""
+    return text.encode("utf-8", SURROGATES_AS_REPLACEMENT)

@@ -25,7 +25,7 @@ from delist_bot.store.files import (
     Memo,
     StoreError,
     locked,
-    spool_file,
+    spool_mail,
     write_spool,
 )
 from delist_bot.store.transaction import Transaction
@@ -43,7 +43,9 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """All changes inside are written at once at the end, or not at all."""
+        """All changes inside are written at once at the end, or not at all: a failure anywhere
+        in the commit (spool, archive, store file) leaves the files and this process's memory
+        as they were before; an OSError of the store's files is raised as StoreWriteError."""
         try:
             lock = locked(self._lock_path)
             lock.__enter__()
@@ -59,22 +61,31 @@ class Store:
             try:
                 yield tx
                 tx.before_commit()
+                self._commit(db, tx)
             except BaseException:
                 self._memo.forget()  # TinyDB changed the memo's data in place: it is not the file's
-                raise
-            if tx.spooled:
-                write_spool(self.spool / tx.spool_name, list(tx.spooled.items()))
-            for name, records in tx.to_archive.items():  # before the commit: see compact()
-                self.archive.append(name, records)
-            try:
-                db.storage.flush()
-            except BaseException:
-                self._memo.forget()
                 raise
             if tx.reusable_index is not None:  # it describes the file as now written
                 self._memo.derived["hot_cases"] = tx.reusable_index
         finally:
             lock.__exit__(None, None, None)
+
+    def _commit(self, db: TinyDB, tx: Transaction) -> None:
+        """The spool, then the archive, then the store file (see compact()); a failure takes
+        back what was written before it."""
+        spool_file = self.spool / tx.spool_name
+        if tx.spooled:
+            write_spool(spool_file, list(tx.spooled.items()))
+        appended = None
+        try:
+            if tx.to_archive:
+                appended = self.archive.append_all(tx.to_archive)
+            db.storage.flush()
+        except BaseException:
+            if appended is not None:
+                self.archive.undo(appended)
+            spool_file.unlink(missing_ok=True)
+            raise
 
     def hold_worker_lock(self) -> None:
         """Claim the store for this worker process; a second worker gets a clear refusal."""
@@ -100,10 +111,11 @@ class Store:
         with self.transaction() as tx:
             moved = tx.take_history(now)
             for name, records in moved.items():
-                self.archive.append(name, records)
+                tx.archive_later(name, records)
             wanted = {doc.get("spool") for doc in tx.outbox()}
-            for path in self.spool.glob("*.jsonl") if self.spool.exists() else ():
-                if path.name not in wanted:  # all its mail is sent, or its commit never happened
+            for path in self.spool.iterdir() if self.spool.exists() else ():
+                # All its mail is sent, its commit never happened, or a crash left it half-way.
+                if path.name not in wanted:
                     path.unlink(missing_ok=True)
         return {name: len(records) for name, records in moved.items()}
 
@@ -138,4 +150,4 @@ class Store:
 
 def raw_of(store: Store, doc: dict[str, Any]) -> bytes:
     """A queued mail's bytes, from the spool file its commit wrote."""
-    return spool_file(store.spool / doc["spool"])[doc["id"]]
+    return spool_mail(store.spool / doc["spool"], doc["id"])

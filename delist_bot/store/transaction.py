@@ -17,7 +17,7 @@ from delist_bot.blocklist import contains, neighbourhood, specificity
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
-from delist_bot.store.files import spool_file
+from delist_bot.store.files import SPOOL_SUFFIX, spool_mail
 from delist_bot.store.hot_cases import OPEN_VALUES, HotCases
 
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -39,7 +39,7 @@ class Transaction:
         self.to_archive: dict[str, list[dict[str, Any]]] = {}
         self._outbox_ids: dict[str, int] | None = None
         self.spooled: dict[str, bytes] = {}  # mail bodies by id: one spool file per commit
-        self.spool_name = f"{uuid.uuid4().hex}.jsonl"
+        self.spool_name = uuid.uuid4().hex + SPOOL_SUFFIX
         self._q = Query()
         # The last transaction's index, while the file is still the one it wrote: a worker
         # need not re-index thousands of open cases for every batch.
@@ -295,7 +295,7 @@ class Transaction:
         """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
         if doc["spool"] == self.spool_name:
             return self.spooled[doc["id"]]
-        return spool_file(self.spool / doc["spool"])[doc["id"]]
+        return spool_mail(self.spool / doc["spool"], doc["id"])
 
     def claim_mail(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
         """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
