@@ -61,12 +61,13 @@ class Archive:
             by_file = {self._index.path: lines, **by_file}
         done: list[tuple[Path, int]] = []
         try:
+            bot_folder(self.folder)
             for path, lines in by_file.items():
                 done.append((path, _append_lines(path, lines)))
         except OSError as exc:
             Appended(tuple(done)).undo()
             self._index.reset()
-            raise write_error(path, exc) from exc
+            raise write_error(Path(exc.filename or self.folder), exc) from exc
         return Appended(tuple(done))
 
     def undo(self, appended: Appended) -> None:
