@@ -1,8 +1,9 @@
 """History must not slow the present: the cost of one request with 0, 1k, 10k and 100k closed
-cases (and a year of processed messages) in history, side by side in one run; and a report
-over 100k cases against the time to load them.
+cases (and a year of processed messages) in history, side by side in one run; a report over 100k
+cases against the time to load them; and small mails naming unknown case ids against untagged
+ones over 20k archived cases (a lookup by id reads the index, never every shard).
 
-Run: python -m benchmarks.store [MAX_CASES]
+Run: python -m benchmarks.store [MAX_CASES]   or   python -m benchmarks.store ids
 """
 
 from __future__ import annotations
@@ -124,5 +125,47 @@ def main(largest: int = 100_000) -> None:
     )
 
 
+def small_mail(n: int, round_: int, tagged: bool) -> bytes:
+    tag = f"[DL-{900_000 + n:06d}] " if tagged else ""
+    return (
+        f"From: s{n}@bench.example\r\nTo: delist@d.example\r\n"
+        f"Subject: Re: {tag}our IP is still blocked\r\n"
+        f"Message-ID: <id-{round_}-{n}-{tagged}@bench.example>\r\n\r\n"
+        "Hello, is there any news on our request?\r\n"
+    ).encode()
+
+
+def cost_of_mails(path: Path, raws: list[bytes], label: str) -> float:
+    """Seconds for RAWS, one transaction each, in a process that has not read the archive yet."""
+    store = Store(path)
+    started = time.perf_counter()
+    for n, raw in enumerate(raws):
+        with store.transaction() as tx:
+            process(tx, f"{label}-{n}", raw, NOW, SETTINGS)
+    return time.perf_counter() - started
+
+
+def lookup_by_id(archived: int = 20_000, mails: int = 20) -> None:
+    started = time.perf_counter()
+    store = with_history(Path(tempfile.mkdtemp()), archived, 0)
+    print(f"history of {archived} archived cases built in {time.perf_counter() - started:.1f} s")
+    costs: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(ROUNDS * 2):  # interleaved: both kinds see the same machine load
+        for tagged in (round_ % 2 == 0, round_ % 2 == 1):
+            raws = [small_mail(n, round_, tagged) for n in range(mails)]
+            costs[tagged].append(cost_of_mails(store.path, raws, f"{round_}-{tagged}"))
+    tagged, untagged = statistics.median(costs[True]), statistics.median(costs[False])
+    print(
+        f"\n{mails} small mails over {archived} archived cases, median of {ROUNDS * 2} rounds:\n"
+        f"  tagged with unknown ids [DL-9xxxxx]: {tagged * 1000:7.1f} ms\n"
+        f"  untagged:                             {untagged * 1000:7.1f} ms\n"
+        f"  ratio tagged / untagged: {tagged / untagged:.2f}x (target about 1x; reading every shard: 17-28x)"
+    )
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    if sys.argv[1:] == ["ids"]:
+        lookup_by_id()
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+        lookup_by_id()
