@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import email
 import errno
+import mailbox
 import os
 import subprocess
 from collections import Counter
@@ -16,14 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.config import StoreConfig
+from delist_bot.config import StoreConfig, from_dict
 from delist_bot.models import OutgoingMail
 from delist_bot.outgoing import Settings
 from delist_bot.pipeline import process
 from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreError, StoreWriteError
 from delist_bot.worker import Worker
-from tests.conftest import DATA_SAMPLES
+from tests.conftest import DATA_SAMPLES, imap_settings
+from tests.imap_helpers import deliver
+from tests.servers import Dovecot, SmtpServer
 from tests.test_faults import maildir_config, seed
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -181,6 +184,7 @@ def test_a_full_disk_stops_the_pass_and_loses_no_request(
     for _ in range(2):
         with pytest.raises(StoreError, match="No space left on device"):
             Worker(config).run_once(NOW + timedelta(minutes=1))
+        assert len(mailbox.Maildir(config.mailbox.path, create=False)) == 5  # none moved
     filler.unlink()
     report = Worker(config).run_once(NOW + timedelta(minutes=2))
     assert sorted(r.case_id for r in report.processed) == [f"DL-00000{n}" for n in range(2, 7)]
@@ -233,3 +237,36 @@ def test_enospc_is_what_the_tmpfs_really_gives(tmpfs: Callable[[str], Path]) -> 
         handle.write(b"x" * 8192)
         handle.flush()
     assert failure.value.errno == errno.ENOSPC
+
+
+def test_a_pass_answers_an_8_5_mb_latin_1_request_with_the_store_on_a_40_mb_disk(
+    tmpfs: Callable[[str], Path], dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer
+) -> None:
+    # Issue 18's target, end to end: Dovecot in, aiosmtpd out, three ordinary requests after it.
+    disk = tmpfs("40m")
+    config = from_dict(imap_settings(dovecot, imap_user, smtp_server, disk / "store.json"), {})
+    ordinary = [
+        REVIEW.read_bytes()
+        .replace(b"<sample-001@", b"<after%d@" % n)
+        .replace(b"mario@mail.example.org", b"admin%d@mail.example.org" % n)
+        .replace(b"81.2.69.142", b"81.2.69.%d" % (150 + n))
+        for n in range(3)
+    ]
+    deliver(dovecot, imap_user, [big_request(8_500_000), *ordinary])
+    report = Worker(config).run_once(NOW)
+    assert [r.outcome for r in report.processed] == ["replied"] * 4
+    sent = Counter(
+        (m["X-Delist-Bot-Action"], envelope.rcpt_tos[0])
+        for envelope, m in smtp_server.recorder.messages
+    )
+    requesters = ["mario@mail.example.org"] + [f"admin{n}@mail.example.org" for n in range(3)]
+    assert sent == Counter(
+        [("review", r) for r in requesters]
+        + [("reviewer_notification", "reviewer@delist.example.net")] * 4
+    )
+    (notification, *_) = (
+        m
+        for _, m in smtp_server.recorder.messages
+        if m["X-Delist-Bot-Action"] == "reviewer_notification" and "mario" in m["Subject"]
+    )
+    assert LINE.rstrip(b"\n") in notification.as_bytes()
