@@ -270,3 +270,24 @@ def test_a_pass_answers_an_8_5_mb_latin_1_request_with_the_store_on_a_40_mb_disk
         if m["X-Delist-Bot-Action"] == "reviewer_notification" and "mario" in m["Subject"]
     )
     assert LINE.rstrip(b"\n") in notification.as_bytes()
+
+
+def test_a_commit_whose_archive_does_not_fit_leaves_no_new_file(
+    tmpfs: Callable[[str], Path],
+) -> None:
+    disk = tmpfs("256k")
+    store = Store(disk / "store.json")
+    with store.transaction() as tx:
+        tx.set_state("counter", 1)
+    files = snapshot(disk)
+    filler = fill(disk)
+    months = [(NOW - timedelta(days=31 * n)).isoformat() for n in range(12)]
+    failing = pytest.raises(StoreWriteError, match=r"messages/20..-..\.jsonl: No space left on")
+    with failing, store.transaction() as tx:  # a new file for each month: the disk runs out
+        for n, month in enumerate(months):
+            tx.record_message({"key": f"k{n}", "received_at": month})
+    assert snapshot(disk) == files
+    filler.unlink()
+    with store.transaction() as tx:
+        tx.record_message({"key": "k", "received_at": NOW.isoformat()})
+    assert [r["key"] for r in store.archive.records("messages")] == ["k"]

@@ -33,7 +33,10 @@ class Appended:
     def undo(self) -> None:
         for path, size in self.sizes:
             with contextlib.suppress(OSError):  # nothing better to do: readers skip torn lines
-                os.truncate(path, size)
+                if size:
+                    os.truncate(path, size)
+                else:  # a file this append made (an empty index is rebuilt when missing)
+                    path.unlink()
 
 
 class Archive:
@@ -60,14 +63,15 @@ class Archive:
             lines = [f"{r['id']} {shard(r['ip'])}" for r in cases]
             by_file = {self._index.path: lines, **by_file}
         done: list[tuple[Path, int]] = []
+        path = self.folder
         try:
             bot_folder(self.folder)
-            for path, lines in by_file.items():
+            for path, lines in by_file.items():  # PATH names the file in the error
                 done.append((path, _append_lines(path, lines)))
         except OSError as exc:
             Appended(tuple(done)).undo()
             self._index.reset()
-            raise write_error(Path(exc.filename or self.folder), exc) from exc
+            raise write_error(path, exc) from exc
         return Appended(tuple(done))
 
     def undo(self, appended: Appended) -> None:
@@ -199,6 +203,8 @@ def _append_lines(path: Path, lines: list[str]) -> int:
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(handle, size)
+                if not size:
+                    path.unlink()
             raise
         return size
     finally:
