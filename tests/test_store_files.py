@@ -260,3 +260,14 @@ def test_an_archive_from_before_the_index_gets_one(tmp_path: Path) -> None:
     Store(tmp_path / "s.json").compact(NOW)
     with store.transaction() as tx:  # this process's index catches up
         assert tx.case("DL-000006") == newer
+
+
+def test_a_lone_surrogate_this_process_saved_is_archived_by_this_process(tmp_path: Path) -> None:
+    # A worker keeps what it wrote in memory: the surrogate is still there when, a week later,
+    # the same process archives the case.
+    store = Store(tmp_path / "s.json")
+    case = decided_case(1, "81.2.69.142", NOW - timedelta(days=8), text="+3IA- \udc80")
+    with store.transaction() as tx:
+        tx.save_case(case)
+    assert store.compact(NOW) == {"cases": 1}
+    assert store.archive.case(case.id)["events"][-1]["text"] == "+3IA- \ufffd"

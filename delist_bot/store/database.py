@@ -101,8 +101,12 @@ class Store:
         os.write(handle, str(os.getpid()).encode())
         self._worker_lock = stack
         with self.transaction():  # under the store lock, no writer is mid-way: clear dead temps
-            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-                stale.unlink(missing_ok=True)
+            stale = [
+                *self.path.parent.glob(f".{self.path.name}.*.tmp"),
+                *self.archive.folder.glob(".*.tmp"),  # the index, when it was first built
+            ]
+            for path in stale:
+                path.unlink(missing_ok=True)
 
     def compact(self, now: datetime) -> dict[str, int]:
         """Move history out of the hot store, so that its size (and every write's cost) stays
