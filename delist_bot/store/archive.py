@@ -94,7 +94,6 @@ class Archive:
             for path in sorted((self.folder / "cases").glob("*.jsonl"))
             for r in self._read(path)
         ]
-        bot_folder(self.folder)
         replace_file(self._index.path, [utf8("".join(f"{line}\n" for line in lines))])
         self._index.reset()
 
