@@ -42,15 +42,15 @@ _BANNER = re.compile(
     r"|vidarebefordrat meddelande)",
     re.IGNORECASE,
 )
-# The bot's own mail to reviewers: the first lines of its templates, and anything with a case tag
-# that carries a token.
+# The bot's own mail to reviewers: lines its templates start with, and any line with a case tag
+# that carries a token (a quoted Subject).
 _OWN_TEXT = re.compile(
     r"a delisting request needs a review|case:[ \t]+DL-\d{6}\b|case DL-\d{6} for \S"
     r"|the sender wrote again on case DL-\d{6}|your reply on case DL-\d{6}"
-    r"|to decide, reply to this message|reply to this message with approve"
-    r"|\[DL-\d{6}/[0-9a-f]{16}\]",
+    r"|to decide, reply to this message|reply to this message with approve",
     re.IGNORECASE,
 )
+_TOKEN_TAG = re.compile(r"\[DL-\d{6}/[0-9a-fA-F]{16}\]")
 _TOKENED = re.compile(r"\b(DL-\d{6})[/.][0-9a-fA-F]{16}\b")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 TOKEN_LENGTH = 16
@@ -90,7 +90,7 @@ def scrub(text: str, live_tokens: frozenset[str]) -> str:
 def _starts_quote(line: str, following: str, previous: str) -> bool:
     if not line:
         return False
-    if _OWN_TEXT.search(line) or _BANNER.match(line):
+    if _OWN_TEXT.match(line) or _TOKEN_TAG.search(line) or _BANNER.match(line):
         return True
     if _is_attribution_tail(line) and (_has_digit(line) or _has_digit(previous)):
         return True

@@ -50,6 +50,7 @@ def test_only_the_reviewers_words_remain(path: Path) -> None:
         ("From: the logs we saw\nthe IP sends spam", "From: the logs we saw\nthe IP sends spam"),
         ("note\nHe wrote: that is fine", "note\nHe wrote: that is fine"),
         ("note\nthe old case:\nDL-000002", "note\nthe old case:\nDL-000002"),
+        ("note\nrelated case: DL-000002", "note\nrelated case: DL-000002"),
         (f"info\nref {TOKEN}{TOKEN}x", "info\nref [removed][removed]x"),
     ],
 )
