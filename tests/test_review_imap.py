@@ -53,9 +53,10 @@ def reviewer_reply(
     top: tuple[str, ...] = (),
     from_lines: tuple[str, ...] | None = None,
     below: tuple[str, ...] = (),
+    quote: bool = True,
 ) -> bytes:
-    """What a mail client makes of 'Reply' to the notification; TOP is what the receiving
-    server put above it, BELOW what the sender's client added under From."""
+    """What a mail client makes of 'Reply' to the notification (quoting it as Gmail does, with
+    QUOTE); TOP is what the receiving server put above it, BELOW what the client put under From."""
     headers = [
         *top,
         *(from_lines if from_lines is not None else (f"From: Rita Reviewer <{sender}>",)),
@@ -72,7 +73,9 @@ def reviewer_reply(
         "> " + line
         for line in notification.get_payload(0).get_payload(decode=True).decode().splitlines()[:5]
     )
-    text = f"{body}\n\nOn Fri, 27 Nov 2026 at 09:00, delist-bot wrote:\n{quoted}\n"
+    text = (
+        f"{body}\n\nOn Fri, 27 Nov 2026 at 09:00, delist-bot wrote:\n{quoted}\n" if quote else body
+    )
     return ("\n".join(headers) + "\n\n" + text).encode()
 
 
@@ -361,7 +364,7 @@ def test_an_info_reply_quoting_the_notification_carries_no_token(
     token = notification["Subject"].split("/")[1].split("]")[0]
     text = notification.get_payload(0).get_payload(decode=True).decode()
     body = SWEDISH_OUTLOOK.format(subject=notification["Subject"], body=text)
-    deliver(dovecot, imap_user, [reviewer_reply(notification, body).split(b"\n\nOn Fri")[0]])
+    deliver(dovecot, imap_user, [reviewer_reply(notification, body, quote=False)])
     Worker(config).run_once(T0 + timedelta(hours=1))
     [question] = mails(smtp_server, "info_request")
     sent = question.as_string()
