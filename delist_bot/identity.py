@@ -15,8 +15,11 @@ from email import errors
 # RFC 5322 allows 998 octets per line; a From header longer than this is no one's address, and
 # the stdlib parser's cost grows faster than linearly on long lists ("a,a,a,...").
 MAX_ADDRESS_HEADER = 2048
-# What the parser may flag and the address still stand: a UTF-8 local part (RFC 6532).
+# What the parser may flag and the address still stand: a UTF-8 local part (RFC 6532), and the
+# obsolete phrase syntax RFC 5322 section 4 says a reader must accept ("J. Smith <j@x.example>"),
+# in the display name only.
 _ALLOWED_DEFECTS = (errors.NonASCIILocalPartDefect,)
+_ALLOWED_IN_DISPLAY_NAME = (errors.NonASCIILocalPartDefect, errors.ObsoleteHeaderDefect)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # After parsing, the parts must still look like plain RFC 5322 / RFC 6532 text: no encoded word,
 # no domain literal, nothing the parser decoded or repaired.
@@ -61,7 +64,7 @@ def mailbox(value: str | None) -> Identity:
         return Identity(None, f"{len(found.all_mailboxes)} addresses, not one")
     if found.addresses[0][0].token_type == "group":
         return Identity(None, "a group, not one address")
-    if any(not isinstance(d, _ALLOWED_DEFECTS) for d in found.all_defects):
+    if _refused_defects(found):
         return Identity(None, "not an RFC 5322 address")
     box = found.all_mailboxes[0]
     local, domain = box.local_part, box.domain
@@ -79,6 +82,22 @@ def sole(values: Iterable[str | None], name: str) -> Identity:
         return Identity(None, f"{len(values)} {name} headers, not one")
     found = mailbox(values[0])
     return found if found.address else Identity(None, f"{name}: {found.problem}")
+
+
+def _refused_defects(token: parser.TerminalValue | parser.TokenList) -> bool:
+    """Any defect the parser noted that a strict reader must not let pass (iteratively: the
+    token tree of a bounded header is small, but recursion is not needed)."""
+    stack = [token]
+    while stack:
+        node = stack.pop()
+        allowed = (
+            _ALLOWED_IN_DISPLAY_NAME if node.token_type == "display-name" else _ALLOWED_DEFECTS
+        )
+        if any(not isinstance(d, allowed) for d in node.defects):
+            return True
+        if isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _outside_phrase(value: str) -> str:

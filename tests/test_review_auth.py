@@ -93,6 +93,8 @@ def test_parse_command(text: str, word: str, message: str) -> None:
         ("Rita Reviewer <rev@delist.example.net>", "rev@delist.example.net"),
         ("rev@Delist.Example.NET (Rita)", "rev@delist.example.net"),
         ("=?utf-8?q?Rita?= <rev@delist.example.net>", "rev@delist.example.net"),
+        ("R. Reviewer <rev@delist.example.net>", "rev@delist.example.net"),  # obs-phrase
+        ("rev . iewer@delist.example.net", None),  # obsolete syntax in the address itself
         # An encoded word is a display name, never an address (RFC 2047 section 5).
         (
             "=?utf-8?q?reviewer1=40example=2Enet=2C?= <attacker@evil.example>",
