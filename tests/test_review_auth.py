@@ -283,3 +283,21 @@ def test_live_tokens_are_those_of_cases_waiting_or_just_decided() -> None:
         TOKEN,
     }
     assert live_tokens([waiting, DECIDED], SECRET, at + GRACE) == {case_token(SECRET, "DL-000002")}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["From: " + "a," * 500_000 + "rev@delist.example.net"],
+        ["From: Rita <rev@delist.example.net>", "From: " + "(" * 1_000_000],
+        [f"Authentication-Results: {AUTHSERV}; " + "dkim=pass " * 100_000, "From: a@b.example"],
+        ["From: =?utf-8?q?" + "=40" * 300_000 + "?= <rev@delist.example.net>"],
+    ],
+    ids=["a list of a million", "a million parentheses", "a 1 MB result", "a 900 KB word"],
+)
+def test_hostile_identity_headers_vouch_for_nobody(headers: list[str]) -> None:
+    found = extract(("\r\n".join(headers) + "\r\nSubject: x\r\n\r\napprove\r\n").encode())
+    assert found.error is None
+    assert found.from_address is None or not vouches(
+        found.auth_results, AUTHSERV, found.from_address
+    )
