@@ -42,7 +42,8 @@ class Extraction:
 
     message_id: str | None = None
     sender: str | None = None  # the requester: Resent-From, else Reply-To, else From
-    from_address: str | None = None
+    from_address: str | None = None  # the one address of the one From header (identity.py)
+    from_problem: str | None = None  # why there is no from_address: two From headers, a group...
     subject: str | None = None
     ndr_code: str | None = None
     smtp_code: int | None = None
@@ -56,7 +57,8 @@ class Extraction:
     redirected: bool = False
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    auth_results: tuple[str, ...] = ()  # Authentication-Results headers, for reviewer commands
+    # Authentication-Results in the trace headers at the top (our server's), for reviewer commands
+    auth_results: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # the few that mark automatic mail
     top_type: str = "text/plain"
     size: int = 0

@@ -299,16 +299,18 @@ def _command(
     reviewer = extraction.from_address or ""
     refused = review.rejection(
         extraction,
-        case.id,
+        case,
         reference[1],
         settings.secret,
-        list(settings.reviewers),
+        settings.reviewers,
+        now,
         settings.authserv_id,
     )
     if refused:
         tx.save_case(cases.reject_command(case, refused, reviewer, now))
         return _outcome(extraction, "command", "rejected", refused, case, ())
-    command = review.parse_command(extraction.own_words)
+    live = review.live_tokens(tx.cases(), settings.secret, now)
+    command = review.parse_command(extraction.own_words, live)
     decision = cases.apply_command(case, command, reviewer, now)
     return _apply(tx, extraction, decision, reviewer, now, settings)
 

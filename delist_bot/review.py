@@ -1,7 +1,8 @@
 """Reviewers' commands by email: the case token, the command line, and who may give one.
 
-Pure. A command counts only from a configured reviewer, with the case's HMAC token, and, where
-an authserv_id is configured, with DKIM or SPF passing for the reviewer's domain.
+Pure. A command counts only from a configured reviewer (the message's one From address), with the
+case's HMAC token while the case waits for a decision (and GRACE after it), and, where an
+authserv_id is configured, with our server's DKIM or SPF pass aligned with the reviewer's domain.
 """
 
 from __future__ import annotations
@@ -9,19 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from delist_bot.models import Extraction
+from delist_bot import authentication, quotes
+from delist_bot.models import OPEN_STATUSES, Case, Extraction
 
 COMMANDS = ("approve", "deny", "info", "note", "take", "close")
 _TAG = re.compile(r"\[(DL-\d{6})/([0-9a-f]{16})\]")
 _REFERENCE = re.compile(r"<review\.(DL-\d{6})\.([0-9a-f]{16})[.@]")
 _CASE_TAG = re.compile(r"\[(DL-\d{6})\]")
-_RESULT = re.compile(r"\b(dkim|spf)\s*=\s*(\w+)([^;]*)", re.IGNORECASE)
-_DOMAIN_OF = {
-    "dkim": re.compile(r"header\.[di]\s*=\s*@?([^\s;]+)", re.IGNORECASE),
-    "spf": re.compile(r"smtp\.mailfrom\s*=\s*(?:[^@\s;]*@)?([^\s;]+)", re.IGNORECASE),
-}
+# A decided case's token still works this long: a colleague's reply sent at the same moment as
+# the decision, or a `note` on it. After that it is dead, so a token that leaked stops mattering.
+GRACE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,10 @@ def case_tag(subject: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_command(text: str) -> Command:
-    """The first non-empty line's first word is the command; the rest is the message."""
-    lines = text.strip().splitlines()
+def parse_command(text: str, live_tokens: Iterable[str] = ()) -> Command:
+    """The first non-empty line's first word is the command; the rest is the message, without
+    what the reviewer quoted and without any live token (it may reach the requester)."""
+    lines = quotes.reviewer_text(text, live_tokens).splitlines()
     if not lines:
         return Command("", "")
     first, rest = lines[0].strip(), "\n".join(lines[1:]).strip()
@@ -73,34 +76,41 @@ def parse_command(text: str) -> Command:
     return Command(word, message)
 
 
+def token_live(case: Case, now: datetime) -> bool:
+    """A case's token works while it waits for a decision, and GRACE after the decision."""
+    if case.status in OPEN_STATUSES:
+        return True
+    return case.decided_at is not None and now <= case.decided_at + GRACE
+
+
+def live_tokens(cases: Iterable[Case], secret: str, now: datetime) -> frozenset[str]:
+    return frozenset(case_token(secret, c.id) for c in cases if token_live(c, now))
+
+
 def rejection(
     extraction: Extraction,
-    case_id: str,
+    case: Case,
     token: str,
     secret: str,
-    reviewers: list[str],
+    reviewers: Iterable[str],
+    now: datetime,
     authserv_id: str = "",
 ) -> str | None:
     """Why a command must not be applied, or None when it may."""
     sender = (extraction.from_address or "").lower()
+    if not sender:
+        return f"not a reviewer: {extraction.from_problem or 'no From address'}"
     if sender not in {r.lower() for r in reviewers}:
-        return f"{sender or 'an unknown sender'} is not a reviewer"
-    if not hmac.compare_digest(token, case_token(secret, case_id)):
+        return f"{sender} is not a reviewer"
+    if not hmac.compare_digest(token, case_token(secret, case.id)):
         return "the case token is missing or wrong"
-    if authserv_id and not authenticated(extraction.auth_results, authserv_id, sender):
-        return f"no dkim=pass or spf=pass from {authserv_id} for {sender.rpartition('@')[2]}"
+    if not token_live(case, now):
+        since = f" since {case.decided_at.isoformat(timespec='minutes')}" if case.decided_at else ""
+        return f"the token expired: {case.id} is {case.status.value}{since}"
+    if authserv_id and not authentication.vouches(extraction.auth_results, authserv_id, sender):
+        domain = sender.rpartition("@")[2]
+        return (
+            f"no dkim=pass or spf=pass aligned with {domain} in an Authentication-Results "
+            f"header from {authserv_id} at the top of the message"
+        )
     return None
-
-
-def authenticated(results: tuple[str, ...], authserv_id: str, address: str) -> bool:
-    """DKIM or SPF passed for the address's domain, by our own receiving server's account."""
-    domain = address.rpartition("@")[2].lower()
-    for header in results:
-        server, _, rest = header.partition(";")
-        if server.strip().split()[0:1] != [authserv_id]:
-            continue  # anyone can write an Authentication-Results header; trust only ours
-        for method, verdict, properties in _RESULT.findall(rest):
-            found = _DOMAIN_OF[method.lower()].search(properties)
-            if verdict.lower() == "pass" and found and found.group(1).lower().strip(">") == domain:
-                return True
-    return False

@@ -71,13 +71,18 @@ def test_decide_from_the_terminal(config_file: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "status delisted" in result.stdout
     assert "queued delisted to mario@mail.example.org" in result.stdout
-    assert cli(config_file, "blocklist", "check", "81.2.69.142").returncode == 1
+    check = cli(config_file, "blocklist", "check", "81.2.69.142")
+    assert check.returncode == 1 and "approved in DL-000001, within 81.2.69.0/24" in check.stdout
+    assert cli(config_file, "blocklist", "check", "81.2.69.7").returncode == 0  # the rest stays
+    listed = cli(config_file, "blocklist", "list").stdout
+    assert "81.2.69.0/24" in listed and "81.2.69.142/32                 except" in listed
     again = cli(config_file, "cases", "decide", "DL-000001", "deny")
     assert again.returncode == 1 and "already delisted" in again.stderr
     assert (
-        cli(config_file, "blocklist", "add", "81.2.69.0/24").stdout.strip()
-        == "81.2.69.0/24: relisted"
+        cli(config_file, "blocklist", "add", "81.2.69.142").stdout.strip()
+        == "81.2.69.142/32: relisted"
     )
+    assert cli(config_file, "blocklist", "check", "81.2.69.142").returncode == 0
 
 
 def test_blocklist_commands(config_file: Path, tmp_path: Path) -> None:

@@ -50,13 +50,20 @@ def reviewer_reply(
     sender: str = REVIEWER,
     subject: str | None = None,
     in_reply_to: str | None = "same",
+    top: tuple[str, ...] = (),
+    from_lines: tuple[str, ...] | None = None,
+    below: tuple[str, ...] = (),
+    quote: bool = True,
 ) -> bytes:
-    """What a mail client makes of 'Reply' to the notification."""
+    """What a mail client makes of 'Reply' to the notification (quoting it as Gmail does, with
+    QUOTE); TOP is what the receiving server put above it, BELOW what the client put under From."""
     headers = [
-        f"From: Rita Reviewer <{sender}>",
+        *top,
+        *(from_lines if from_lines is not None else (f"From: Rita Reviewer <{sender}>",)),
+        *below,
         "To: delist@delist.example.net",
         f"Subject: {subject or 'Re: ' + notification['Subject']}",
-        f"Message-ID: <reply-{abs(hash((body, sender, subject)))}@delist.example.net>",
+        f"Message-ID: <reply-{abs(hash((body, sender, subject, top, from_lines)))}@d.example>",
         "Content-Type: text/plain; charset=utf-8",
     ]
     if in_reply_to:
@@ -66,7 +73,9 @@ def reviewer_reply(
         "> " + line
         for line in notification.get_payload(0).get_payload(decode=True).decode().splitlines()[:5]
     )
-    text = f"{body}\n\nOn Fri, 27 Nov 2026 at 09:00, delist-bot wrote:\n{quoted}\n"
+    text = (
+        f"{body}\n\nOn Fri, 27 Nov 2026 at 09:00, delist-bot wrote:\n{quoted}\n" if quote else body
+    )
     return ("\n".join(headers) + "\n\n" + text).encode()
 
 
@@ -251,3 +260,155 @@ def test_require_listed_answers_not_listed(
     Worker(config).run_once(T0)
     assert len(mails(smtp_server, "not_listed")) == 1
     assert mails(smtp_server, "reviewer_notification") == []
+
+
+AUTHSERV = "mx.delist.example.net"
+OUR_TRACE = (
+    "Return-Path: <rev@delist.example.net>",
+    "Delivered-To: delist@delist.example.net",
+    f"Received: from mail.delist.example.net by {AUTHSERV} (Postfix) with ESMTPS",
+)
+PASS = f"Authentication-Results: {AUTHSERV}; dkim=pass header.d=delist.example.net header.s=s1"
+NONE = f"Authentication-Results: {AUTHSERV}; dkim=none; spf=none smtp.mailfrom=x@evil.example"
+NO_PASS = "no dkim=pass or spf=pass aligned with delist.example.net"
+# Each forgery: why it is refused, and the headers it comes with (the case token is valid).
+FORGERIES: dict[str, tuple[str, dict]] = {
+    "an address in an encoded word": (
+        "attacker@evil.example is not a reviewer",
+        {
+            "top": (
+                *OUR_TRACE,
+                f"Authentication-Results: {AUTHSERV}; dkim=pass header.d=evil.example",
+            ),
+            "from_lines": (
+                "From: =?utf-8?q?rev=40delist=2Eexample=2Enet=2C?= <attacker@evil.example>",
+            ),
+        },
+    ),
+    "two From headers, the first unparsable": (
+        "not a reviewer: 2 From headers, not one",
+        {
+            "top": (*OUR_TRACE, PASS),
+            "from_lines": ("From: rev@delist.example.net <", f"From: Rita <{REVIEWER}>"),
+        },
+    ),
+    "a group": (
+        "not a reviewer: From: a group",
+        {"top": (*OUR_TRACE, PASS), "from_lines": (f"From: team: {REVIEWER};",)},
+    ),
+    "our id below the message's own headers": (
+        NO_PASS,
+        {"top": (*OUR_TRACE, NONE), "below": ("DKIM-Signature: v=1; d=evil.example", PASS)},
+    ),
+    "a MAIL FROM with a quoted local part": (
+        NO_PASS,
+        {
+            "top": (
+                *OUR_TRACE,
+                f"Authentication-Results: {AUTHSERV}; "
+                'spf=pass smtp.mailfrom="@delist.example.net x"@evil.example',
+            )
+        },
+    ),
+    "no Authentication-Results at all": (NO_PASS, {"top": OUR_TRACE}),
+}
+
+
+@pytest.fixture
+def auth_config(settings: dict) -> Config:
+    settings["review"]["authserv_id"] = AUTHSERV
+    return from_dict(settings, {})
+
+
+@pytest.mark.parametrize("forgery", FORGERIES.keys())
+def test_a_forgery_with_a_valid_token_is_refused(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, auth_config: Config, forgery: str
+) -> None:
+    notification = open_a_case(dovecot, imap_user, smtp_server, auth_config)
+    reason, headers = FORGERIES[forgery]
+    forged = reviewer_reply(notification, "approve\nclean", **headers)
+    deliver(dovecot, imap_user, [forged])
+    Worker(auth_config).run_once(T0 + timedelta(hours=1))
+    case, listing = case_of(auth_config)
+    assert case.status is CaseStatus.OPEN and listing is not None
+    assert case.events[-1].kind == "rejected_command"
+    assert case.events[-1].text.startswith(reason)
+    assert mails(smtp_server, "delisted") == []
+
+    genuine = reviewer_reply(notification, "approve\nclean", top=(*OUR_TRACE, PASS))
+    deliver(dovecot, imap_user, [genuine])
+    Worker(auth_config).run_once(T0 + timedelta(hours=2))
+    case, listing = case_of(auth_config)
+    assert case.status is CaseStatus.DELISTED and listing is None
+    assert len(mails(smtp_server, "delisted")) == 1
+
+
+SWEDISH_OUTLOOK = """info
+Vilken sorts post skickar servern?
+
+Rita
+
+Från: delist-bot <delist@delist.example.net>
+Skickat: den 27 november 2026 10:00
+Till: Rita Reviewer <rev@delist.example.net>
+Ämne: {subject}
+
+{body}
+"""
+
+
+def test_an_info_reply_quoting_the_notification_carries_no_token(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config
+) -> None:
+    notification = open_a_case(dovecot, imap_user, smtp_server, config)
+    token = notification["Subject"].split("/")[1].split("]")[0]
+    text = notification.get_payload(0).get_payload(decode=True).decode()
+    body = SWEDISH_OUTLOOK.format(subject=notification["Subject"], body=text)
+    deliver(dovecot, imap_user, [reviewer_reply(notification, body, quote=False)])
+    Worker(config).run_once(T0 + timedelta(hours=1))
+    [question] = mails(smtp_server, "info_request")
+    sent = question.as_string()
+    assert "Vilken sorts post skickar servern?" in question.get_payload(decode=True).decode()
+    assert token not in sent and "DL-000001/" not in sent
+    assert "A delisting request needs a review" not in sent and "Skickat" not in sent
+
+
+def test_a_command_after_the_decision_and_its_grace_is_refused(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config
+) -> None:
+    notification = open_a_case(dovecot, imap_user, smtp_server, config)
+    deliver(dovecot, imap_user, [reviewer_reply(notification, "deny\nstill spamming")])
+    Worker(config).run_once(T0 + timedelta(hours=2))
+    deliver(dovecot, imap_user, [reviewer_reply(notification, "note\nsaw it too")])
+    Worker(config).run_once(T0 + timedelta(hours=2, minutes=30))  # within the grace
+    case, _ = case_of(config)
+    assert case.events[-1].kind == "note"
+
+    deliver(dovecot, imap_user, [reviewer_reply(notification, "approve\nchanged my mind")])
+    Worker(config).run_once(T0 + timedelta(hours=4))
+    case, listing = case_of(config)
+    assert case.status is CaseStatus.DENIED and listing is not None
+    assert case.events[-1].kind == "rejected_command"
+    assert case.events[-1].text.startswith("the token expired: DL-000001 is denied")
+    assert mails(smtp_server, "delisted") == []
+
+
+def test_approve_inside_a_listed_range_delists_the_ip_only(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config
+) -> None:
+    with Store(Path(config.store.path)).transaction() as tx:
+        tx.add_listing("81.2.0.0/16", "trap hits", T0 - timedelta(days=3))
+    deliver(dovecot, imap_user, [REQUEST.read_bytes()])
+    Worker(config).run_once(T0)
+    [notification] = mails(smtp_server, "reviewer_notification")
+    assert "listed as 81.2.0.0/16" in notification.get_payload(0).get_payload(decode=True).decode()
+    deliver(dovecot, imap_user, [reviewer_reply(notification, "approve\nclean now")])
+    Worker(config).run_once(T0 + timedelta(hours=1))
+    with Store(Path(config.store.path)).transaction() as tx:
+        listed = {ip: tx.listing_for(ip) is not None for ip in (IP, "81.2.1.1", "81.2.255.7")}
+        case = tx.case("DL-000001")
+    assert listed == {IP: False, "81.2.1.1": True, "81.2.255.7": True}
+    assert case.status is CaseStatus.DELISTED
+    assert [e.text for e in case.events if e.kind == "blocklist"] == [
+        f"removed {IP} from 81.2.0.0/16"
+    ]

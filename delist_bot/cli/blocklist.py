@@ -76,11 +76,14 @@ def check(config_path: str | None, ip: str) -> None:
         _listing(ip)
         with open_store(load_config(config_path)).transaction() as tx:
             entry, history = tx.listing_for(ip), tx.history_for(ip)
+            exception = tx.exception_for(ip)
     delistings = sum(len(e["delistings"]) for e in history)
     if entry is None:
-        click.echo(
-            f"{ip}: not listed" + (f" (delisted {delistings} time(s) before)" if delistings else "")
-        )
+        if exception:
+            why = f" (an exception since {exception['added_at'][:10]}: {exception['reason']})"
+        else:
+            why = f" (delisted {delistings} time(s) before)" if delistings else ""
+        click.echo(f"{ip}: not listed{why}")
         raise SystemExit(1)
     reason = f" ({entry['reason']})" if entry["reason"] else ""
     click.echo(f"{ip}: listed as {entry['network']} since {entry['added_at'][:10]}{reason}")
@@ -91,14 +94,14 @@ def check(config_path: str | None, ip: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 @click.option("--all", "everything", is_flag=True, help="Also entries delisted or removed.")
 def list_entries(config_path: str | None, as_json: bool, everything: bool) -> None:
-    """The listed networks."""
+    """The listed networks, and the IPs excepted from them by approvals."""
     with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
         entries = sorted(tx.listings(active_only=not everything), key=lambda e: e["network"])
     if as_json:
         print_json(entries)
         return
     for entry in entries:
-        state = "listed" if entry["active"] else "off"
+        state = "off" if not entry["active"] else "except" if entry["exception"] else "listed"
         click.echo(
             f"{entry['network']:<30} {state:<7} {entry['added_at'][:10]}  "
             f"delisted {len(entry['delistings'])}x, relisted {entry['relistings']}x  "

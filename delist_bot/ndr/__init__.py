@@ -8,11 +8,11 @@ from __future__ import annotations
 import email.message
 import re
 
-from mailparser.utils import get_addresses
-
+from delist_bot import identity
+from delist_bot.authentication import top_results
 from delist_bot.language import detect_language
 from delist_bot.models import Extraction, Statement
-from delist_bot.ndr.mime import OverBudget, all_headers, header, parse_message, walk
+from delist_bot.ndr.mime import OverBudget, header, parse_message, walk
 from delist_bot.ndr.statements import choose, dsn_statements, statements_in
 from delist_bot.ndr.text import client_language_hint, own_words
 
@@ -35,7 +35,6 @@ MARKER_HEADERS = (
     "feedback-id",
 )
 INTERNAL_ERROR = "internal error while reading the message"
-_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[A-Za-z0-9-]{2,}$")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
 
 
@@ -59,9 +58,9 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         statements.extend(statements_in(block.text, order_base=len(statements)))
     best = choose(statements)
 
-    resent_from = _first_address(all_headers(msg, "Resent-From"))
-    from_address = _first_address(all_headers(msg, "From"))
-    reply_to = _first_address(all_headers(msg, "Reply-To"))
+    resent_from = _first_address(msg, "Resent-From")
+    sole_from = identity.sole(_raw_values(msg, "From"), "From")
+    reply_to = _first_address(msg, "Reply-To")
     subject = header(msg, "Subject")
     # A delivery report, even one a person redirected to us, holds no words of theirs.
     person_wrote = msg.get_content_type() != "multipart/report"
@@ -69,8 +68,9 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
     own = own_words(own_body)
     return Extraction(
         message_id=_message_id(header(msg, "Message-ID")),
-        sender=resent_from or reply_to or from_address,
-        from_address=from_address,
+        sender=resent_from or reply_to or sole_from.address,
+        from_address=sole_from.address,
+        from_problem=sole_from.problem,
         subject=subject,
         ndr_code=best.ndr_code if best else None,
         smtp_code=best.smtp_code if best else None,
@@ -84,7 +84,7 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         redirected=resent_from is not None,
         in_reply_to=_message_id(header(msg, "In-Reply-To")),
         references=tuple(_MESSAGE_ID.findall(header(msg, "References") or ""))[-20:],
-        auth_results=tuple(all_headers(msg, "Authentication-Results"))[:10],
+        auth_results=top_results((k, identity.raw_value(v) or "") for k, v in msg.raw_items()),
         headers={n: v for n in MARKER_HEADERS if (v := header(msg, n)) is not None},
         top_type=msg.get_content_type(),
         size=size,
@@ -100,14 +100,17 @@ def _language(own: str, own_body: str) -> str | None:
     return language
 
 
-def _first_address(values: list[str]) -> str | None:
-    for value in values:
-        for _, address in get_addresses(value):
-            address = address.strip()
-            if _ADDRESS.match(address):
-                local, _, domain = address.rpartition("@")
-                return f"{local}@{domain.lower()}"
-    return None
+def _raw_values(msg: email.message.Message, name: str) -> list[str | None]:
+    """Every NAME header as it came, not decoded: an encoded word is never an address."""
+    wanted = name.lower()
+    return [identity.raw_value(v) for k, v in msg.raw_items() if k.lower() == wanted]
+
+
+def _first_address(msg: email.message.Message, name: str) -> str | None:
+    """The one address of the topmost NAME header (the latest redirect's Resent-From), read
+    strictly."""
+    values = _raw_values(msg, name)
+    return identity.mailbox(values[0]).address if values else None
 
 
 def _message_id(value: str | None) -> str | None:
