@@ -14,6 +14,7 @@ from typing import Any
 from tinydb import Query, TinyDB
 
 from delist_bot.blocklist import contains, neighbourhood, specificity
+from delist_bot.budget import Counts, Limits, Recipient
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
@@ -25,6 +26,7 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second delivery
 FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
 QUARANTINE_HOT = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)  # how long a reply count may outlive its window
 
 
 class Transaction:
@@ -242,17 +244,42 @@ class Transaction:
             table.remove(condition)
         return found
 
-    # Reply rate limits per sender address.
-    def replies_since(self, address: str, since: datetime) -> int:
-        replies = self.get_state("replies", {}).get(address.lower(), [])
-        return sum(1 for at in replies if at >= since.isoformat())
+    # The outgoing budget: mail to each outside address and each domain, within its window.
+    def reply_counts(self, recipient: Recipient, now: datetime, limits: Limits) -> Counts:
+        return Counts(
+            _since(self.get_state("replies", {}).get(recipient.key, ()), now - limits.window),
+            _since(
+                self.get_state("domain_replies", {}).get(recipient.domain, ()),
+                now - limits.domain_window,
+            ),
+        )
 
-    def count_reply(self, address: str, at: datetime, since: datetime) -> None:
-        """One dict in the state, not a table: a lookup must not scan every sender."""
-        replies = self.get_state("replies", {})
-        recent = [t for t in replies.get(address.lower(), []) if t >= since.isoformat()]
-        replies[address.lower()] = [*recent, at.isoformat()]
-        self.set_state("replies", replies)
+    def count_reply(self, recipient: Recipient, at: datetime, limits: Limits) -> None:
+        """One dict per kind in the state, not a table: a lookup must not scan every sender.
+        Every PRUNE_EVERY all of them lose their times past the window, so the state holds
+        only the addresses written to lately, however many wrote over the weeks."""
+        for name, key, window in self._budgets(recipient, limits):
+            counted = self.get_state(name, {})
+            since = (at - window).isoformat()
+            counted[key] = [*_recent(counted.get(key, ()), since), at.isoformat()]
+            self.set_state(name, counted)
+        if self.get_state("replies_pruned_at", "") <= (at - PRUNE_EVERY).isoformat():
+            self._prune_replies(at, limits)
+
+    @staticmethod
+    def _budgets(recipient: Recipient, limits: Limits) -> tuple[tuple[str, str, timedelta], ...]:
+        return (
+            ("replies", recipient.key, limits.window),
+            ("domain_replies", recipient.domain, limits.domain_window),
+        )
+
+    def _prune_replies(self, now: datetime, limits: Limits) -> None:
+        for name, _, window in self._budgets(Recipient("", ""), limits):
+            since = (now - window).isoformat()
+            counted = self.get_state(name, {})
+            kept = {k: recent for k, times in counted.items() if (recent := _recent(times, since))}
+            self.set_state(name, kept)
+        self.set_state("replies_pruned_at", now.isoformat())
 
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
@@ -342,3 +369,11 @@ class Transaction:
 
     def quarantined(self) -> list[dict[str, Any]]:
         return list(self.db.table("quarantine").all())
+
+
+def _recent(times: Iterable[str], since: str) -> list[str]:
+    return [t for t in times if t >= since]
+
+
+def _since(times: Iterable[str], since: datetime) -> int:
+    return len(_recent(times, since.isoformat()))
