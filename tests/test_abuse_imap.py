@@ -152,6 +152,12 @@ def assert_no_leak(smtp: SmtpServer, start: int, attackers: set[str]) -> None:
                 assert case_id not in text_of(msg) and ip not in text_of(msg), (rcpt, case_id)
 
 
+def test_every_sample_has_its_row_and_is_small() -> None:
+    samples = sorted(ABUSE.glob("*.eml"))
+    assert [p.name for p in samples] == sorted(r["file"] for r in ROWS)
+    assert all(p.stat().st_size <= 120_000 for p in samples)
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r["file"] for r in ROWS])
 def test_each_hostile_sample_meets_its_expectation(
     dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config, row: dict
