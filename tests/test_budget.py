@@ -13,6 +13,7 @@ import pytest
 
 from delist_bot import budget, cases
 from delist_bot.budget import Counts, Limits, Recipient, Verdict
+from delist_bot.config import ConfigError, from_dict
 from delist_bot.models import CaseStatus, Extraction
 from delist_bot.outgoing import Settings
 from delist_bot.pipeline import apply_decision, deadline_pass, process
@@ -235,3 +236,15 @@ def test_the_reply_counts_are_pruned_with_their_window(tmp_path: Path) -> None:
     assert len(domains) == 50 and max(len(times) for times in domains.values()) <= 11
     assert recent.recipient == 1 and 10 <= recent.domain <= 11
     assert (tmp_path / "s.json").stat().st_size < 200_000
+
+
+@pytest.mark.parametrize("key", ["replies_per_sender", "reply_window_hours", "replies_per_domain"])
+def test_a_budget_of_nothing_is_a_configuration_mistake(key: str) -> None:
+    data = {
+        "mailbox": {"kind": "maildir", "path": "mail"},
+        "smtp": {"kind": "files", "path": "out", "from_address": "delist@d.example"},
+        "limits": {key: 0},
+    }
+    with pytest.raises(ConfigError, match=rf"^limits\.{key} must be at least 1$"):
+        from_dict(data, {})
+    assert from_dict({**data, "limits": {}}, {}).limits.replies_per_domain == 100
