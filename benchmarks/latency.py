@@ -48,7 +48,7 @@ def main(count: int = 100) -> None:
         folder / "store.json",
         schedule={"poll_seconds": 600},
         review={"reviewers": []},
-        limits={"replies_per_sender": 1000},
+        limits={"replies_per_sender": 1000, "replies_per_domain": 10**6},
     )
     log = open(folder / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(

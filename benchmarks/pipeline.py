@@ -103,7 +103,7 @@ def configure(dovecot: Dovecot, smtp: SinkServer, folder: Path) -> tuple[str, Pa
         user,
         smtp,
         folder / "store.json",  # type: ignore[arg-type]
-        limits={"replies_per_sender": 100000},
+        limits={"replies_per_sender": 100000, "replies_per_domain": 10**6},
     )
     return user, write_toml(folder, settings)
 

@@ -30,6 +30,7 @@ SETTINGS = Settings(
     reviewers=("r@d.example",),
     secret="s",
     replies_per_sender=10**6,
+    replies_per_domain=10**6,
 )
 BATCH = 50
 ROUNDS = 4

@@ -7,6 +7,7 @@ Mail is returned as Notices (who gets which template) for the pipeline to render
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,12 @@ from delist_bot.review import Command
 CASE_PREFIX = "DL-"
 BOT = "delist-bot"
 MAX_DUPLICATES_RECORDED = 20
+MAX_FOLLOW_UPS_RELAYED = 20  # a requester's follow-ups a case records and passes on
+MAX_REJECTIONS_RECORDED = 20  # forged commands kept on a case; later ones on the message only
+# A case tag as we write it, with or without a reviewer token. No quantified part can match
+# the same text two ways: linear on any subject.
+_CASE_TAG = re.compile(r"\[DL-[0-9]{6}(?:/[0-9a-f]{16})?\]")
+_CASE_ID = re.compile(r"DL-[0-9]{6}")
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,23 @@ class Decision:
     case: Case
     notices: tuple[Notice, ...] = ()
     delist: bool = False  # take the case's IP off the block list
-    applied: bool = True  # False when the command was unknown or came too late
+    applied: bool = True  # False when the command was unknown or came too late, or a
+    # follow-up came past MAX_FOLLOW_UPS_RELAYED
 
 
 def case_id(number: int) -> str:
     return f"{CASE_PREFIX}{number:06d}"
+
+
+def without_case_tags(subject: str) -> str:
+    """A subject with every case tag taken out: what we echo to a sender must never name a
+    case that is not theirs (their own case's tag is added back when there is one)."""
+    return " ".join(_CASE_TAG.sub(" ", subject).split())
+
+
+def names_no_case(message_id: str) -> bool:
+    """False for a Message-ID that names a case (ours carry the case id)."""
+    return _CASE_ID.search(message_id) is None
 
 
 def is_final(case: Case) -> bool:
@@ -57,7 +76,7 @@ def open_case(
         evidence=extraction.evidence or "",
         requester=extraction.sender,
         language=extraction.language,
-        subject=extraction.subject or "",
+        subject=without_case_tags(extraction.subject or ""),
         received_at=now,
         due_at=sla.due_at(now),
         message_ids=tuple(m for m in (extraction.message_id,) if m),
@@ -92,11 +111,18 @@ def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
 
 
 def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
-    """The sender wrote again on an open case: record it, wake it up, tell the reviewers."""
-    event = Event(now, extraction.sender or "unknown", "follow_up", extraction.own_words[:2000])
-    updated = _with(case, event, extraction.message_id)
+    """The requester wrote again on a case: record it, wake it up, tell the reviewers. Past
+    MAX_FOLLOW_UPS_RELAYED it only wakes a case that waits on them (once per question asked):
+    a requester's flood must not grow the case or the reviewers' inbox without end."""
+    relayed = _recorded(case, "follow_up") < MAX_FOLLOW_UPS_RELAYED
+    updated = case
+    if relayed:
+        event = Event(now, extraction.sender or "unknown", "follow_up", extraction.own_words[:2000])
+        updated = _with(case, event, extraction.message_id)
     if updated.status is CaseStatus.WAITING:
         updated = _status(updated, CaseStatus.OPEN, now, BOT, "the sender answered")
+    if not relayed:
+        return Decision(updated, applied=False)
     return Decision(updated, (Notice("reviewer_followup", "reviewers", extraction.own_words),))
 
 
@@ -151,7 +177,10 @@ def add_event(case: Case, actor: str, kind: str, text: str, now: datetime) -> Ca
 
 
 def reject_command(case: Case, reason: str, actor: str, now: datetime) -> Case:
-    """A command that failed its checks is kept on the case and reaches no one."""
+    """A command that failed its checks is kept on the case (the first MAX_REJECTIONS_RECORDED:
+    anyone can forge a reviewer's From) and reaches no one."""
+    if _recorded(case, "rejected_command") >= MAX_REJECTIONS_RECORDED:
+        return case
     return _with(case, Event(now, actor or "unknown", "rejected_command", reason), None)
 
 
@@ -169,6 +198,14 @@ def mark(case: Case, kind: str, now: datetime) -> Case:
             )
             updated = dataclasses.replace(_with(updated, late, None), breached_at=now)
     return updated
+
+
+def withhold_holding(case: Case, reason: str, now: datetime) -> Case:
+    """The holding reply is due but its requester's budget is spent: say so on the case, once
+    (it is tried again at every pass)."""
+    if _recorded(case, "holding_withheld"):
+        return case
+    return _with(case, Event(now, BOT, "holding_withheld", reason), None)
 
 
 def _decide(case: Case, status: CaseStatus, now: datetime, contact: bool = True) -> Case:

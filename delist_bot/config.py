@@ -79,8 +79,11 @@ class ReviewConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
+    """The outgoing budget: mails to one outside address in a window, and to one domain a day."""
+
     replies_per_sender: int = 3
     reply_window_hours: int = 24
+    replies_per_domain: int = 100
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,8 @@ def _check_required(config: Config) -> None:
         raise ConfigError("mailbox.oauth_token or mailbox.oauth_token_command is required")
     for key, value in (
         ("limits.replies_per_sender", config.limits.replies_per_sender),
+        ("limits.reply_window_hours", config.limits.reply_window_hours),
+        ("limits.replies_per_domain", config.limits.replies_per_domain),
         ("schedule.poll_seconds", config.schedule.poll_seconds),
         ("mailbox.batch_size", mailbox.batch_size),
     ):

@@ -30,6 +30,7 @@ class Settings:
     require_listed: bool = False
     replies_per_sender: int = 3
     reply_window_hours: float = 24
+    replies_per_domain: int = 100
     ages: sla.Ages = field(default_factory=sla.Ages)
 
 

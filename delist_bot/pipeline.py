@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from delist_bot import cases, codes, outgoing, review, sla
+from delist_bot import budget, cases, codes, outgoing, review, sla
 from delist_bot.cases import Notice
 from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import is_public
 from delist_bot.outgoing import Settings
 from delist_bot.replies import Thread, build_reply, when
-from delist_bot.rules import Route, automatic_reason, request_action, route
+from delist_bot.rules import Route, automatic_reason, request_action, route, speaks_for
 from delist_bot.store import Transaction
 
 __all__ = ["Facts", "Plan", "Processed", "Settings", "apply_decision", "plan", "process"]
 SENDER_DECISIONS = ("delisted", "denied", "info_request")
+TEAM_KINDS = ("reviewer_", "operator_", "digest")  # mail to our own people: off the budget
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Facts:
 
     open_case: Case | None
     next_case_number: int
-    recent_replies: int
+    sent: budget.Counts = field(default_factory=budget.Counts)  # to the sender, its domain
     listed: bool | None = None  # None: no block list kept
 
 
@@ -66,8 +67,17 @@ def message_key(extraction: Extraction, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def budget_limits(settings: Settings) -> budget.Limits:
+    return budget.Limits(
+        per_recipient=settings.replies_per_sender,
+        window=timedelta(hours=settings.reply_window_hours),
+        per_domain=settings.replies_per_domain,
+    )
+
+
 def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings) -> Plan:
-    """Decide what one new request gets. Pure."""
+    """Decide what one new request gets. Pure. A request whose sender's budget is spent is
+    only recorded: no case, no join, no reviewer, no reply, so no holding reply later."""
     if extraction.error:
         return Plan(None, "quarantined", extraction.error)
     action = request_action(extraction, settings.own_addresses)
@@ -76,6 +86,11 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
     if not extraction.sender:
         return Plan(action, "quarantined", "no sender address to reply to")
     assert action is not None
+    limits = budget_limits(settings)
+    spent = budget.check(facts.sent, limits)
+    if spent is not budget.Verdict.SEND:
+        recipient = budget.Recipient.of(extraction.sender)
+        return Plan(action, "rate_limited", budget.reason(spent, facts.sent, limits, recipient))
     case, is_new, kind = None, False, action.value
     if action is Action.REVIEW and facts.listed is False:
         kind = "not_listed"
@@ -84,11 +99,11 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
             case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
         else:
             case, is_new = cases.open_case(facts.next_case_number, extraction, now), True
-    if facts.recent_replies >= settings.replies_per_sender:
-        reason = f"{facts.recent_replies} replies to {extraction.sender} in {settings.reply_window_hours:g} h"
-        return Plan(action, "rate_limited", reason, case, is_new)
     thread = Thread(
-        extraction.sender, extraction.subject or "", extraction.message_id, extraction.references
+        extraction.sender,
+        cases.without_case_tags(extraction.subject or ""),
+        extraction.message_id,
+        tuple(filter(cases.names_no_case, extraction.references)),
     )
     mail = build_reply(
         kind,
@@ -153,7 +168,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
     handler = {
         Route.COMMAND: _command,
         Route.FOLLOW_UP: _follow_up,
-    }.get(route(extraction, known, settings.own_addresses), _request)
+    }.get(route(extraction, known, settings.own_addresses, settings.reviewers), _request)
     result = handler(tx, extraction, raw, known, now, settings)
     result = Processed(uid, key, *result)
     tx.record_message(
@@ -199,27 +214,34 @@ def _outcome(
 
 
 def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
+    """The case the subject tag or the threading headers name: the sender's own, where one of
+    them is, else the first named (which makes no follow-up: see rules.route)."""
     tagged = review.case_tag(extraction.subject)
-    if tagged and (case := tx.case(tagged)) is not None:
-        return case
-    return tx.case_for_messages((extraction.in_reply_to or "", *extraction.references))
+    named = [
+        tx.case(tagged) if tagged else None,
+        tx.case_for_messages((extraction.in_reply_to or "", *extraction.references)),
+    ]
+    found = [case for case in named if case is not None]
+    return next((c for c in found if speaks_for(extraction, c)), found[0] if found else None)
 
 
 def _request(
     tx: Transaction,
     extraction: Extraction,
     raw: bytes,
-    _known: Case | None,
+    named: Case | None,
     now: datetime,
     settings: Settings,
 ) -> Outcome:
+    """A new request; also a message naming a case whose requester is someone else: it is
+    answered as its own sender's request, on its own budget, and told nothing of that case."""
     listed = None
     if settings.require_listed and extraction.ip and tx.listings():
         listed = tx.listing_for(extraction.ip) is not None
     facts = Facts(
         open_case=tx.open_case_for_ip(extraction.ip) if extraction.ip else None,
         next_case_number=int(tx.get_state("case_counter", 0)) + 1,
-        recent_replies=_recent_replies(tx, extraction.sender, now, settings),
+        sent=_sent(tx, extraction.sender, now, settings),
         listed=listed,
     )
     decided = plan(extraction, facts, now, settings)
@@ -231,7 +253,8 @@ def _request(
         tx.save_case(decided.case)
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
-    return _outcome(extraction, action, decided.outcome, decided.reason, decided.case, mails)
+    reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
+    return _outcome(extraction, action, decided.outcome, reason, decided.case, mails)
 
 
 def _notify_reviewers(
@@ -257,8 +280,13 @@ def _follow_up(
         return _reopen(tx, extraction, raw, case, now, settings)
     decision = cases.follow_up(case, extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
-    tx.save_case(decision.case)
+    if decision.case is not case:
+        tx.save_case(decision.case)
     _enqueue(tx, mails, now, settings)
+    if not decision.applied:
+        relayed = cases.MAX_FOLLOW_UPS_RELAYED
+        reason = f"{case.id} has passed on {relayed} follow-ups already; this one is not"
+        return _outcome(extraction, "follow_up", "not_relayed", reason, decision.case, mails)
     return _outcome(extraction, "follow_up", "added_to_case", "", decision.case, mails)
 
 
@@ -270,7 +298,13 @@ def _reopen(
     now: datetime,
     settings: Settings,
 ) -> Outcome:
-    """A reply to a closed case: a new case for the same IP that links to the old one."""
+    """The requester's reply to a closed case: a new case for the same IP that links to the
+    old one, on the requester's budget like any request."""
+    spent = _spent(tx, extraction.sender or closed.requester, now, settings)
+    if spent:
+        return _outcome(
+            extraction, "review", "rate_limited", f"reply to closed {closed.id}: {spent}", None, ()
+        )
     case = cases.reopen(closed, tx.next_case_number(), extraction, now)
     tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     ack = outgoing.sender_mail("review", case, "", settings, now, {"hours": 48})
@@ -287,12 +321,12 @@ def _command(
     tx: Transaction,
     extraction: Extraction,
     raw: bytes,
-    _known: Case | None,
+    known: Case | None,
     now: datetime,
     settings: Settings,
 ) -> Outcome:
-    reference = review.token_reference(extraction)
-    assert reference is not None
+    # A reviewer's reply without the token names the case only: refused for want of it.
+    reference = review.token_reference(extraction) or (known.id if known else "", "")
     case = tx.case(reference[0])
     if case is None:
         return _outcome(extraction, "command", "ignored", f"no case {reference[0]}", None, ())
@@ -331,7 +365,9 @@ def _apply(
 def apply_decision(
     tx: Transaction, decision: cases.Decision, reviewer: str, now: datetime, settings: Settings
 ) -> tuple[Case, tuple[OutgoingMail, ...]]:
-    """Write a reviewer's decision: the block list, the case, and the mail it sends."""
+    """Write a reviewer's decision: the block list, the case, and the mail it sends. The
+    sender hears a decision or a question whatever their budget (it is the answer they asked
+    for, and only a reviewer causes it), and it counts on that budget like any mail."""
     case = decision.case
     if decision.delist:
         network = tx.record_delisting(case.ip, now, case.id)
@@ -347,7 +383,7 @@ def apply_decision(
         if mail.kind in SENDER_DECISIONS:
             case = cases.record_reply(case, mail.message_id, mail.kind, now)
     tx.save_case(case)
-    _enqueue(tx, mails, now, settings, count_toward_limit=False)
+    _enqueue(tx, mails, now, settings)
     return case, mails
 
 
@@ -362,32 +398,43 @@ def _render(
     return tuple(m for m in rendered if m is not None)
 
 
-def _recent_replies(tx: Transaction, sender: str | None, now: datetime, settings: Settings) -> int:
-    if not sender:
-        return 0
-    return tx.replies_since(sender, sla.window_start(now, settings.reply_window_hours))
+def _sent(tx: Transaction, address: str | None, now: datetime, settings: Settings) -> budget.Counts:
+    """What went to ADDRESS and its domain within the budget's windows."""
+    if not address:
+        return budget.Counts()
+    return tx.reply_counts(budget.Recipient.of(address), now, budget_limits(settings))
+
+
+def _spent(tx: Transaction, address: str, now: datetime, settings: Settings) -> str:
+    """Why ADDRESS may get no more mail now, or "" when it may."""
+    counts, limits = _sent(tx, address, now, settings), budget_limits(settings)
+    verdict = budget.check(counts, limits)
+    return budget.reason(verdict, counts, limits, budget.Recipient.of(address))
 
 
 def _enqueue(
-    tx: Transaction,
-    mails: tuple[OutgoingMail, ...],
-    now: datetime,
-    settings: Settings,
-    count_toward_limit: bool = True,
+    tx: Transaction, mails: tuple[OutgoingMail, ...], now: datetime, settings: Settings
 ) -> None:
-    window = sla.window_start(now, settings.reply_window_hours)
+    """Queue MAILS; each one to an outside address counts on that address's budget."""
+    limits = budget_limits(settings)
     for mail in mails:
         tx.enqueue(mail)
-        if count_toward_limit and not mail.kind.startswith(("reviewer_", "operator_")):
-            tx.count_reply(mail.to, now, window)
+        if not mail.kind.startswith(TEAM_KINDS):
+            tx.count_reply(budget.Recipient.of(mail.to), now, limits)
 
 
 def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tuple[str, str]]:
-    """Reminders, escalations and holding replies that are due: sent once, never twice."""
+    """Reminders, escalations and holding replies that are due: sent once, never twice. A
+    holding reply waits while its requester's budget is spent (the operators have had the
+    escalation), and goes once the budget allows, with a breach if that is past the deadline."""
     done = []
     for case in tx.open_cases():
         steps = sla.due_steps(case, now, settings.ages)
+        before = case
         for step in steps:
+            if step == "holding" and (spent := _spent(tx, case.requester, now, settings)):
+                case = cases.withhold_holding(case, spent, now)
+                continue
             notice = {
                 "reminder": Notice("reviewer_reminder", "reviewers"),
                 "escalation": Notice("operator_escalation", "operators"),
@@ -398,8 +445,8 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
             if mail is not None:
                 if step == "holding":
                     case = cases.record_reply(case, mail.message_id, "holding", now)
-                tx.enqueue(mail)
+                _enqueue(tx, (mail,), now, settings)
             done.append((case.id, step))
-        if steps:
+        if case is not before:
             tx.save_case(case)
     return done

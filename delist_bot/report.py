@@ -126,6 +126,8 @@ def _requests(requests: list[dict[str, Any]]) -> dict[str, Any]:
     actions = Counter(m.get("action") or "unreadable" for m in requests)
     return {
         "total": len(requests),
+        # recorded, and nothing more: the sender's (or its domain's) outgoing budget was spent
+        "rate_limited": sum(1 for m in requests if m.get("outcome") == "rate_limited"),
         "by_action": {
             a: actions.get(a, 0) for a in (*ACTIONS, "follow_up", "command", "unreadable")
         },

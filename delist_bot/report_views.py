@@ -71,7 +71,8 @@ def sections(report: dict[str, Any]) -> list[Section]:
             "Requests by action",
             ("action", "requests"),
             [(a, n) for a, n in report["requests"]["by_action"].items()]
-            + [("total", report["requests"]["total"])],
+            + [("total", report["requests"]["total"])]
+            + [("of which rate-limited", report["requests"]["rate_limited"])],
         ),
         Section(
             "Cases",

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from enum import StrEnum
 
+from delist_bot.budget import Recipient, same_mailbox
 from delist_bot.models import Action, Case, Extraction
 from delist_bot.ndr.ips import is_public
 from delist_bot.review import token_reference
@@ -21,10 +22,11 @@ _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 def automatic_reason(extraction: Extraction, own_addresses: Iterable[str] = ()) -> str | None:
     """Why this message must get no reply (RFC 3834 and the usual markers), or None."""
     h = extraction.headers
-    own = {a.lower() for a in own_addresses}
+    own = {Recipient.of(a).key for a in own_addresses}
+    sender = Recipient.of(extraction.sender).key if extraction.sender else None
     checks: tuple[tuple[bool, str], ...] = (
         ("x-delist-bot-action" in h or "x-delist-bot-loop" in h, "our own mail (loop header)"),
-        (bool(extraction.sender and extraction.sender.lower() in own), "sent from our own address"),
+        (sender in own, "sent from our own address"),
         # A person who redirects a bounce keeps the bounce's own Auto-Submitted header.
         (
             _auto_submitted(h.get("auto-submitted")) and not extraction.redirected,
@@ -65,22 +67,34 @@ class Route(StrEnum):
     QUARANTINE = "quarantine"
     IGNORE = "ignore"
     COMMAND = "command"  # a reply to a reviewer notification (accepted or not, later)
-    FOLLOW_UP = "follow_up"  # the sender writing again on a case
-    REQUEST = "request"
+    FOLLOW_UP = "follow_up"  # the case's requester writing again on it
+    REQUEST = "request"  # also a message naming a case that is not its sender's
+
+
+def speaks_for(extraction: Extraction, case: Case) -> bool:
+    """Only the requester speaks for a case: anyone can write a case tag or a Message-ID."""
+    return same_mailbox(extraction.sender, case.requester)
 
 
 def route(
-    extraction: Extraction, known_case: Case | None, own_addresses: Iterable[str] = ()
+    extraction: Extraction,
+    known_case: Case | None,
+    own_addresses: Iterable[str] = (),
+    reviewers: Iterable[str] = (),
 ) -> Route:
-    """KNOWN_CASE is the case the subject tag or References name, looked up by the caller."""
+    """KNOWN_CASE is the case the subject tag or References name, looked up by the caller;
+    it makes a follow-up only when the message comes from that case's requester. A reviewer's
+    reply that lost the case token is a command (refused, and kept on the case), not a request."""
     if extraction.error:
         return Route.QUARANTINE
     if automatic_reason(extraction, own_addresses):
         return Route.IGNORE
     if token_reference(extraction):
         return Route.COMMAND
-    if known_case is not None:
+    if known_case is not None and speaks_for(extraction, known_case):
         return Route.FOLLOW_UP
+    if known_case is not None and any(same_mailbox(extraction.from_address, r) for r in reviewers):
+        return Route.COMMAND
     return Route.REQUEST
 
 

@@ -58,6 +58,7 @@ def settings_for(config: Config, secret: str) -> Settings:
         require_listed=review.require_listed,
         replies_per_sender=config.limits.replies_per_sender,
         reply_window_hours=config.limits.reply_window_hours,
+        replies_per_domain=config.limits.replies_per_domain,
         ages=sla.Ages(
             reminder=timedelta(hours=review.reminder_hours),
             escalation=timedelta(hours=review.escalation_hours),

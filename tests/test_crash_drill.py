@@ -77,7 +77,11 @@ def test_sigkill_at_any_moment_loses_nothing(
 ) -> None:
     rng = random.Random(20261127)
     settings = imap_settings(
-        dovecot, imap_user, smtp_server, tmp_path / "store.json", limits={"replies_per_sender": 100}
+        dovecot,
+        imap_user,
+        smtp_server,
+        tmp_path / "store.json",
+        limits={"replies_per_sender": 100, "replies_per_domain": 1000},
     )
     config_file = _write_toml(tmp_path, settings)
     made = requests()

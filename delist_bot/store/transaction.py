@@ -5,9 +5,10 @@ Cases go through HotCases' indexes; history older than the hot windows lives in 
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from tinydb import Query, TinyDB
 
 from delist_bot.blocklist import contains, neighbourhood, specificity
+from delist_bot.budget import Counts, Limits, Recipient
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
@@ -26,6 +28,7 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second delivery
 FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
 QUARANTINE_HOT = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)  # how long a reply count may outlive its window
 
 
 class Transaction:
@@ -282,17 +285,40 @@ class Transaction:
             table.remove(condition)
         return found
 
-    # Reply rate limits per sender address.
-    def replies_since(self, address: str, since: datetime) -> int:
-        replies = self.get_state("replies", {}).get(address.lower(), [])
-        return sum(1 for at in replies if at >= since.isoformat())
+    # The outgoing budget: mail to each outside address and each domain, within its window.
+    # Each keeps its times sorted (ISO text in UTC sorts as time): counting is a bisection and
+    # a flood at one domain costs no scan of its list per mail.
+    def reply_counts(self, recipient: Recipient, now: datetime, limits: Limits) -> Counts:
+        found = [
+            _since(self.get_state(name, {}).get(key, ()), (now - window).isoformat())
+            for name, key, window in _budgets(recipient, limits)
+        ]
+        return Counts(*found)
 
-    def count_reply(self, address: str, at: datetime, since: datetime) -> None:
-        """One dict in the state, not a table: a lookup must not scan every sender."""
-        replies = self.get_state("replies", {})
-        recent = [t for t in replies.get(address.lower(), []) if t >= since.isoformat()]
-        replies[address.lower()] = [*recent, at.isoformat()]
-        self.set_state("replies", replies)
+    def count_reply(self, recipient: Recipient, at: datetime, limits: Limits) -> None:
+        """One dict per budget in the state, not a table: a lookup must not scan every sender.
+        Every PRUNE_EVERY all of them lose their times past the window, so the state holds
+        only the addresses written to lately, however many wrote over the weeks."""
+        for name, key, window in _budgets(recipient, limits):
+            counted = self.get_state(name, {})
+            times = counted.setdefault(key, [])
+            bisect.insort(times, at.isoformat())
+            del times[: bisect.bisect_left(times, (at - window).isoformat())]
+            self.set_state(name, counted)
+        if self.get_state("replies_pruned_at", "") <= (at - PRUNE_EVERY).isoformat():
+            self._prune_replies(at, limits)
+
+    def _prune_replies(self, now: datetime, limits: Limits) -> None:
+        for name, _, window in _budgets(Recipient("", ""), limits):
+            since = (now - window).isoformat()
+            counted = self.get_state(name, {})
+            kept = {
+                key: times[bisect.bisect_left(times, since) :]
+                for key, times in counted.items()
+                if times and times[-1] >= since
+            }
+            self.set_state(name, kept)
+        self.set_state("replies_pruned_at", now.isoformat())
 
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
@@ -382,3 +408,15 @@ class Transaction:
 
     def quarantined(self) -> list[dict[str, Any]]:
         return list(self.db.table("quarantine").all())
+
+
+def _budgets(recipient: Recipient, limits: Limits) -> tuple[tuple[str, str, timedelta], ...]:
+    """(state name, key, window) of each budget a mail to RECIPIENT counts on."""
+    return (
+        ("replies", recipient.key, limits.window),
+        ("domain_replies", recipient.domain, limits.domain_window),
+    )
+
+
+def _since(times: Sequence[str], since: str) -> int:
+    return len(times) - bisect.bisect_left(times, since)
