@@ -6,6 +6,7 @@ store with its next write. The queue is short, so claimed mail never waits long 
 
 from __future__ import annotations
 
+import logging
 import queue
 import sys
 import threading
@@ -15,7 +16,10 @@ from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.journal import Journal
+from delist_bot.oversize import cut_notification
 from delist_bot.transport import Delivery, Outcome, Transport
+
+log = logging.getLogger("delist_bot")
 
 Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
@@ -45,9 +49,15 @@ def after_attempt(
             "sent_at": now.isoformat(),
             "last_error": None,
         }
-    created = datetime.fromisoformat(mail["created_at"])
+    # A mail queued again by `outbox retry` gets its three days from then.
+    created = datetime.fromisoformat(mail.get("retried_at") or mail["created_at"])
     if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
-        return {"status": "failed", "attempts": attempts, "last_error": detail}
+        return {
+            "status": "failed",
+            "attempts": attempts,
+            "last_error": detail,
+            "failed_at": now.isoformat(),
+        }
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     next_at = (now + timedelta(seconds=delay)).isoformat()
     return {
@@ -126,7 +136,7 @@ class Courier:
         unreachable: str | None = None
         for mail, raw in mails:
             if unreachable is None:
-                delivery = transport.send(self.sender, mail["to"], raw, mail["id"])
+                delivery = attempt(transport, self.sender, mail, raw)
                 if delivery.outcome is Outcome.RETRY and not transport.connected:
                     # A server that times out would cost the timeout once per mail: the rest of
                     # this batch waits for its next attempt instead.
@@ -138,3 +148,29 @@ class Courier:
             with self._done_lock:
                 self._done.append(Attempt(mail, changes, delivery.detail))
         self.journal.sync()
+
+
+def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes) -> Delivery:
+    """One mail's attempt, whatever it holds: an exception fails this mail (with its type and
+    message), never the courier, the pass or the mail after it."""
+    try:
+        raw = fitted(transport, mail, raw)
+        delivery = transport.send(sender, mail["to"], raw, mail["id"])
+    except Exception as exc:
+        log.exception("mail %s could not be sent", mail.get("id"))
+        transport.close()  # the conversation is in an unknown state
+        delivery = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+    # The detail goes to the journal, the store and the archive: valid Unicode on one line.
+    detail = " ".join(delivery.detail.split()).encode("utf-8", "backslashreplace").decode()
+    return Delivery(delivery.outcome, detail)
+
+
+def fitted(transport: Transport, mail: dict[str, Any], raw: bytes) -> bytes:
+    """A reviewer notification over the server's SIZE goes out cut (it says so), rather than
+    not at all; any other mail is sent as it is and the server's limit fails it."""
+    if mail.get("kind") != "reviewer_notification":
+        return raw
+    limit = transport.size_limit()
+    if limit is None or len(raw) <= limit:
+        return raw
+    return cut_notification(raw, limit, mail.get("case_id") or "") or raw

@@ -159,3 +159,20 @@ def spool_file(path: Path) -> dict[str, bytes]:
     """A spool file's mail by id (spool files never change once written, so they are cached)."""
     with open(path, encoding="utf-8") as handle:
         return {d["id"]: d["raw"].encode("latin-1") for d in map(json.loads, handle)}
+
+
+def write_request(folder: Path, case_id: str, raw: bytes) -> None:
+    """A case's request as it came, private to this user: for `cases show ID --raw`, and for
+    reviewers when the notification had to be cut to fit the SMTP server."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / f"{case_id}.eml"
+    temporary = folder / f".{case_id}.{os.getpid()}.tmp"
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(handle, "wb") as stream:
+            stream.write(raw)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
