@@ -6,7 +6,6 @@ store with its next write. The queue is short, so claimed mail never waits long 
 
 from __future__ import annotations
 
-import logging
 import queue
 import sys
 import threading
@@ -18,8 +17,6 @@ from delist_bot.config import Config
 from delist_bot.journal import Journal
 from delist_bot.oversize import cut_notification
 from delist_bot.transport import Delivery, Outcome, Transport
-
-log = logging.getLogger("delist_bot")
 
 Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
@@ -156,8 +153,7 @@ def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes)
     try:
         raw = fitted(transport, mail, raw)
         delivery = transport.send(sender, mail["to"], raw, mail["id"])
-    except Exception as exc:
-        log.exception("mail %s could not be sent", mail.get("id"))
+    except Exception as exc:  # logged once with the other failures, as one line
         transport.close()  # the conversation is in an unknown state
         delivery = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
     # The detail goes to the journal, the store and the archive: valid Unicode on one line.
