@@ -38,7 +38,7 @@ def after_attempt(
     mail: dict[str, Any], outcome: Outcome, detail: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox record's new fields after one attempt: sent, retry later, or given up."""
-    attempts = mail["attempts"] + 1
+    attempts = int(mail.get("attempts") or 0) + 1
     if outcome is Outcome.SENT:
         return {
             "status": "sent",
@@ -47,7 +47,7 @@ def after_attempt(
             "last_error": None,
         }
     # A mail queued again by `outbox retry` gets its three days from then.
-    created = datetime.fromisoformat(mail.get("retried_at") or mail["created_at"])
+    created = _moment(mail.get("retried_at") or mail.get("created_at"), now)
     if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
         return {
             "status": "failed",
@@ -170,3 +170,11 @@ def fitted(transport: Transport, mail: dict[str, Any], raw: bytes) -> bytes:
     if limit is None or len(raw) <= limit:
         return raw
     return cut_notification(raw, limit, mail.get("case_id") or "") or raw
+
+
+def _moment(value: Any, default: datetime) -> datetime:
+    """A record's ISO time; a damaged one counts as DEFAULT rather than stopping the courier."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return default

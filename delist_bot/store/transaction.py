@@ -321,13 +321,31 @@ class Transaction:
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
         self._flush_outbox()
         docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
-        claimed = docs[:limit]
+        claimed, lost = [], []
+        for doc in docs:
+            if len(claimed) == limit:
+                break
+            (claimed if self._bytes_kept(doc) else lost).append(doc)
+        table = self.db.table("outbox")
         if claimed:  # one update by document id: TinyDB rewrites its table once per call
-            self.db.table("outbox").update(
+            table.update(
                 {"status": "sending", "claimed_at": now.isoformat()},
                 doc_ids=[doc.doc_id for doc in claimed],
             )
+        if lost:  # a spool file removed by hand: that mail fails, the rest goes on
+            failed = {
+                "status": "failed",
+                "last_error": "its bytes are lost (the spool file is gone)",
+            }
+            table.update({**failed, "failed_at": now.isoformat()}, doc_ids=[d.doc_id for d in lost])
         return [dict(doc) for doc in claimed]
+
+    def _bytes_kept(self, doc: dict[str, Any]) -> bool:
+        try:
+            self.mail_bytes(doc)
+        except (OSError, KeyError, ValueError):
+            return False
+        return True
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
         self._flush_outbox()
