@@ -27,13 +27,15 @@ _BOUNDARY = re.compile(rb'boundary="?(=_delist_[0-9a-f]{32})"?')
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 NOTE = """\
-THE REQUEST WAS CUT. It is {size:,} bytes, and the mail server takes at most {limit:,} bytes
-in one message: this notification carries the evidence, the requester's words and the first
-{shown:,} bytes of the request (attached as text). The whole request, as it came:
+THE REQUEST WAS CUT. With the request attached this notification is {size:,} bytes, and the
+mail server takes at most {limit:,} bytes in one message: it carries the evidence, the
+requester's words and the first {shown:,} bytes of the request (attached as text). The whole
+request, as it came:
 
     delist-bot cases show {case_id} --raw
 
 """
+ATTACHED = "The original request is attached."  # the template's last line, no longer true
 
 
 def cut_notification(raw: bytes, limit: int, case_id: str) -> bytes | None:
@@ -45,8 +47,9 @@ def cut_notification(raw: bytes, limit: int, case_id: str) -> bytes | None:
     head, boundary, text, request = found
     shown = min(FIRST_PART, len(request))
     while True:
-        note = NOTE.format(size=len(request), limit=limit, shown=shown, case_id=case_id)
-        parts = [_text_part(note + text)]
+        note = NOTE.format(size=len(raw), limit=limit, shown=shown, case_id=case_id)
+        told = text.replace(ATTACHED, f"The first {shown:,} bytes of the request are attached.")
+        parts = [_text_part(note + told)]
         if shown:
             prefix = request[:shown].decode("utf-8", "replace")
             parts.append(_text_part(prefix, f"request-{case_id}-first-part.txt"))

@@ -74,7 +74,7 @@ def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -
                 f"the request of {case.id} is not kept (cases opened by an older version keep none)"
             )
     if request is not None:
-        click.get_binary_stream("stdout").write(request)
+        click.echo(request, nl=False)  # bytes: written as they are
         return
     if as_json:
         print_json(case_to_doc(case))
