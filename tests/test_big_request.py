@@ -14,12 +14,16 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from delist_bot.cases import open_case
 from delist_bot.cli import cli
+from delist_bot.outgoing import Dossier, Settings, review_request
 from delist_bot.oversize import cut_notification
+from delist_bot.replies import Sender
 from tests.conftest import DATA_SAMPLES, imap_settings
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
 from tests.smtp_helpers import run_cli, write_toml
+from tests.test_replies import REQUEST
 
 POSTFIX_LIMIT = 10_240_000
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -101,11 +105,6 @@ def test_a_notification_that_fits_is_not_cut_and_other_mail_is_left_alone() -> N
 
 
 def _notification(request: bytes) -> bytes:
-    from delist_bot.outgoing import Dossier, Settings, review_request
-    from delist_bot.replies import Sender
-    from delist_bot.cases import open_case
-    from tests.test_replies import REQUEST
-
     settings = Settings(sender=Sender.from_address("delist@d.example"), reviewers=("r@d.example",))
     dossier = Dossier(network="81.2.69.0/24", listing="not listed")
     mail = review_request(open_case(9, REQUEST, NOW), "words", dossier, request, settings, NOW)
