@@ -11,6 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from delist_bot.config import Config
@@ -151,25 +152,18 @@ def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes)
     """One mail's attempt, whatever it holds: an exception fails this mail (with its type and
     message), never the courier, the pass or the mail after it."""
     try:
-        raw = fitted(transport, mail, raw)
-        delivery = transport.send(sender, mail["to"], raw, mail["id"])
+        # A reviewer notification over the server's SIZE goes out cut (it says so), rather
+        # than not at all; any other mail is sent as it is, and the limit fails it.
+        case_id = str(mail.get("case_id") or "")
+        notification = mail.get("kind") == "reviewer_notification"
+        fit = partial(cut_notification, case_id=case_id) if notification else None
+        delivery = transport.send(sender, mail["to"], raw, mail["id"], fit)
     except Exception as exc:  # logged once with the other failures, as one line
         transport.close()  # the conversation is in an unknown state
         delivery = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
     # The detail goes to the journal, the store and the archive: valid Unicode on one line.
     detail = " ".join(delivery.detail.split()).encode("utf-8", "backslashreplace").decode()
     return Delivery(delivery.outcome, detail)
-
-
-def fitted(transport: Transport, mail: dict[str, Any], raw: bytes) -> bytes:
-    """A reviewer notification over the server's SIZE goes out cut (it says so), rather than
-    not at all; any other mail is sent as it is and the server's limit fails it."""
-    if mail.get("kind") != "reviewer_notification":
-        return raw
-    limit = transport.size_limit()
-    if limit is None or len(raw) <= limit:
-        return raw
-    return cut_notification(raw, limit, mail.get("case_id") or "") or raw
 
 
 def _moment(value: Any, default: datetime) -> datetime:

@@ -10,6 +10,7 @@ import contextlib
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,6 +23,7 @@ from delist_bot.config import Config, SmtpConfig, resolve
 # credentials, 538 encryption required).
 AUTH_CODES = frozenset({530, 534, 535, 538})
 TOO_BIG = 552  # at MAIL FROM with SIZE=: this message, not the server (RFC 1870)
+Fit = Callable[[bytes, int], bytes | None]  # a mail and the server's SIZE: a smaller mail, or None
 
 
 class Outcome(StrEnum):
@@ -76,9 +78,12 @@ class Transport:
         self.folder = resolve(config, config.smtp.path) if config.smtp.kind == "files" else None
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, sender: str, recipient: str, raw: bytes, name: str) -> Delivery:
+    def send(
+        self, sender: str, recipient: str, raw: bytes, name: str, fit: Fit | None = None
+    ) -> Delivery:
         """One mail to one recipient. Both addresses go through `addresses.wire`: an address
-        that cannot be sent to fails this mail, with its reason, before the server is asked."""
+        that cannot be sent to fails this mail, with its reason, before the server is asked.
+        A mail over the server's SIZE is made to fit by FIT, if given and able, or fails."""
         try:
             mail_from, rcpt_to = wire(sender), wire(recipient)
         except AddressError as exc:
@@ -87,7 +92,10 @@ class Transport:
             return self._write(raw, name)
         try:
             smtp = self._connection()
-            refused = self._refusal(smtp, mail_from, rcpt_to, raw)
+            limit = self._size(smtp)
+            if fit is not None and limit is not None and len(raw) > limit:
+                raw = fit(raw, limit) or raw
+            refused = self._refusal(smtp, mail_from, rcpt_to, raw, limit)
             if refused is not None:
                 return refused
             failpoints.reach("smtp_before_send")
@@ -102,15 +110,9 @@ class Transport:
             self.close()
             return Delivery(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
 
-    def size_limit(self) -> int | None:
-        """The server's SIZE (EHLO), in bytes; None when it states none (or for a folder)."""
-        if self.folder is not None:
-            return None
-        try:
-            smtp = self._connection()
-        except (OSError, smtplib.SMTPException):
-            self.close()
-            return None
+    @staticmethod
+    def _size(smtp: smtplib.SMTP) -> int | None:
+        """The server's SIZE (EHLO), in bytes; None when it states none."""
         size = smtp.esmtp_features.get("size", "").strip()
         return int(size) if size.isdigit() and int(size) > 0 else None
 
@@ -119,8 +121,9 @@ class Transport:
         """False after a failure that closed the connection (or before the first mail)."""
         return self.folder is not None or self._smtp is not None
 
+    @staticmethod
     def _refusal(
-        self, smtp: smtplib.SMTP, mail_from: Address, rcpt_to: Address, raw: bytes
+        smtp: smtplib.SMTP, mail_from: Address, rcpt_to: Address, raw: bytes, limit: int | None
     ) -> Delivery | None:
         """What this server cannot take, known before asking it."""
         unicode = [a.smtp for a in (mail_from, rcpt_to) if a.needs_smtputf8]
@@ -129,7 +132,6 @@ class Transport:
                 Outcome.FAILED,
                 f"{unicode[0]} has a Unicode local part and the server does not offer SMTPUTF8",
             )
-        limit = self.size_limit()
         if limit is not None and len(raw) > limit:
             return Delivery(
                 Outcome.FAILED, f"the mail is {len(raw)} bytes, the server takes at most {limit}"

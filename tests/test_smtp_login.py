@@ -170,3 +170,31 @@ def test_an_exception_fails_that_mail_only(smtp_server: SmtpServer, tmp_path: Pa
         transport.close()
     assert failed.outcome is Outcome.FAILED and failed.detail == "KeyError: 'to'"
     assert sent.outcome is Outcome.SENT
+
+
+def test_a_lost_spool_file_fails_its_mail_and_nothing_else(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.json"
+    config = str(
+        write_toml(tmp_path / "c.toml", imap_settings(dovecot, imap_user, smtp_server, store))
+    )
+    smtp_server.recorder.reply = "451 4.3.0 try later"
+    start = now()
+    for n in (1, 2):  # one commit, and so one spool file, each
+        deliver(dovecot, imap_user, [ordinary(n)[1]])
+        run_cli("run", "--once", "--config", config, "--now", start.isoformat())
+        if n == 1:
+            [lost] = list((tmp_path / "store.json.spool").glob("*.jsonl"))
+    lost.unlink()  # by hand, say
+    smtp_server.recorder.reply = None
+
+    ran = run_cli(
+        "run", "--once", "--config", config, "--now", (start + timedelta(hours=1)).isoformat()
+    )
+    assert ran.exit_code == 0 and not ran.traceback, ran.output
+    assert [e.rcpt_tos for e, _ in smtp_server.recorder.messages] == [[ordinary(2)[0]]]
+    [failed] = json.loads(
+        run_cli("outbox", "list", "--status", "failed", "--json", "--config", config).output
+    )
+    assert failed["to"] == ordinary(1)[0] and "bytes are lost" in failed["last_error"]
