@@ -152,7 +152,7 @@ class Transport:
         for stage, step in (
             (Stage.MAIL, lambda: smtp.mail(mail_from.smtp, options)),
             (Stage.RCPT, lambda: smtp.rcpt(rcpt_to.smtp)),
-            (Stage.DATA, lambda: smtp.data(raw)),
+            (Stage.DATA, lambda: _data(smtp, raw)),
         ):
             code, reply = step()
             if code not in (250, 251):
@@ -161,13 +161,13 @@ class Transport:
         return Delivery(Outcome.SENT)
 
     def _refused(self, smtp: smtplib.SMTP, stage: Stage, code: int, reply: bytes) -> Delivery:
-        if not stops_the_batch(stage, code):
+        if stops_the_batch(stage, code):
+            self.close()
+        else:
             try:
                 smtp.rset()  # the next mail starts a transaction of its own
             except (OSError, smtplib.SMTPException):
                 self.close()
-        else:
-            self.close()
         return Delivery(judge(stage, code), answer(code, reply, stage))
 
     def _write(self, raw: bytes, name: str) -> Delivery:
@@ -243,3 +243,11 @@ class Transport:
 
 def _stage_of(exc: smtplib.SMTPResponseException) -> Stage:
     return Stage.AUTH if isinstance(exc, smtplib.SMTPAuthenticationError) else Stage.CONNECT
+
+
+def _data(smtp: smtplib.SMTP, raw: bytes) -> tuple[int, bytes]:
+    """DATA and the message: a refusal of the command itself is an answer like any other."""
+    try:
+        return smtp.data(raw)
+    except smtplib.SMTPDataError as exc:
+        return exc.smtp_code, exc.smtp_error
