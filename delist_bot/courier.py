@@ -169,6 +169,7 @@ def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes)
 def _moment(value: Any, default: datetime) -> datetime:
     """A record's ISO time; a damaged one counts as DEFAULT rather than stopping the courier."""
     try:
-        return datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         return default
+    return moment if moment.tzinfo is not None else default
