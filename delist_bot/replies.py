@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from delist_bot.addresses import header_form
+from delist_bot.addresses import AddressError, header_form, wire
 from delist_bot.models import OutgoingMail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -75,7 +75,12 @@ class Sender:
 
     @classmethod
     def from_address(cls, address: str) -> Sender:
-        return cls(address=address, domain=address.rpartition("@")[2] or "delist-bot.invalid")
+        """The domain as SMTP carries it (A-labels): it goes into Message-IDs and headers."""
+        try:
+            domain = wire(address).domain
+        except AddressError:
+            domain = address.rpartition("@")[2]
+        return cls(address, domain if domain.isascii() and domain else "delist-bot.invalid")
 
 
 @dataclass(frozen=True)

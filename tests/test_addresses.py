@@ -92,3 +92,8 @@ def test_the_to_header_is_written_as_smtp_carries_it(to: str, header: bytes) -> 
     assert b"\r\n" + header + b"\r\n" in mail.raw
     assert b"=?utf-8?" not in mail.raw.split(b"\r\n\r\n")[0].split(b"\r\nTo:")[1].split(b"\r\n")[0]
     assert message_from_bytes(mail.raw)["From"] == "d@d.example"
+
+
+def test_our_own_domain_goes_into_message_ids_as_a_labels() -> None:
+    assert Sender.from_address("delist@bücher.example").domain == "xn--bcher-kva.example"
+    assert Sender.from_address("delist@delist.example.net").domain == "delist.example.net"
