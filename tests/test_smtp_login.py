@@ -198,3 +198,17 @@ def test_a_lost_spool_file_fails_its_mail_and_nothing_else(
         run_cli("outbox", "list", "--status", "failed", "--json", "--config", config).output
     )
     assert failed["to"] == ordinary(1)[0] and "bytes are lost" in failed["last_error"]
+
+
+def test_status_says_when_the_server_will_not_relay_to_the_team(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = imap_settings(dovecot, imap_user, smtp_server, tmp_path / "store.json")
+    config = str(write_toml(tmp_path / "c.toml", settings))
+    run_cli("run", "--once", "--config", config)  # a fresh poll: only the SMTP verdict is left
+    assert run_cli("status", "--config", config).exit_code == 0
+    smtp_server.recorder.refuse["reviewer@delist.example.net"] = "554 5.7.1 Relay access denied"
+    status = run_cli("status", "--config", config)
+    assert status.exit_code == 1
+    assert "SMTP cannot send: 554 5.7.1 Relay access denied (at RCPT TO)" in status.output
+    assert smtp_server.recorder.messages == []  # the check sends nothing
