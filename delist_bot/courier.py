@@ -11,10 +11,12 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.journal import Journal
+from delist_bot.oversize import cut_notification
 from delist_bot.transport import Delivery, Outcome, Transport
 
 Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
@@ -37,7 +39,7 @@ def after_attempt(
     mail: dict[str, Any], outcome: Outcome, detail: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox record's new fields after one attempt: sent, retry later, or given up."""
-    attempts = mail["attempts"] + 1
+    attempts = int(mail.get("attempts") or 0) + 1
     if outcome is Outcome.SENT:
         return {
             "status": "sent",
@@ -45,9 +47,15 @@ def after_attempt(
             "sent_at": now.isoformat(),
             "last_error": None,
         }
-    created = datetime.fromisoformat(mail["created_at"])
+    # A mail queued again by `outbox retry` gets its three days from then.
+    created = _moment(mail.get("retried_at") or mail.get("created_at"), now)
     if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
-        return {"status": "failed", "attempts": attempts, "last_error": detail}
+        return {
+            "status": "failed",
+            "attempts": attempts,
+            "last_error": detail,
+            "failed_at": now.isoformat(),
+        }
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     next_at = (now + timedelta(seconds=delay)).isoformat()
     return {
@@ -126,7 +134,7 @@ class Courier:
         unreachable: str | None = None
         for mail, raw in mails:
             if unreachable is None:
-                delivery = transport.send(self.sender, mail["to"], raw, mail["id"])
+                delivery = attempt(transport, self.sender, mail, raw)
                 if delivery.outcome is Outcome.RETRY and not transport.connected:
                     # A server that times out would cost the timeout once per mail: the rest of
                     # this batch waits for its next attempt instead.
@@ -138,3 +146,30 @@ class Courier:
             with self._done_lock:
                 self._done.append(Attempt(mail, changes, delivery.detail))
         self.journal.sync()
+
+
+def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes) -> Delivery:
+    """One mail's attempt, whatever it holds: an exception fails this mail (with its type and
+    message), never the courier, the pass or the mail after it."""
+    try:
+        # A reviewer notification over the server's SIZE goes out cut (it says so), rather
+        # than not at all; any other mail is sent as it is, and the limit fails it.
+        case_id = str(mail.get("case_id") or "")
+        notification = mail.get("kind") == "reviewer_notification"
+        fit = partial(cut_notification, case_id=case_id) if notification else None
+        delivery = transport.send(sender, mail["to"], raw, mail["id"], fit)
+    except Exception as exc:  # logged once with the other failures, as one line
+        transport.close()  # the conversation is in an unknown state
+        delivery = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+    # The detail goes to the journal, the store and the archive: valid Unicode on one line.
+    detail = " ".join(delivery.detail.split()).encode("utf-8", "backslashreplace").decode()
+    return Delivery(delivery.outcome, detail)
+
+
+def _moment(value: Any, default: datetime) -> datetime:
+    """A record's ISO time; a damaged one counts as DEFAULT rather than stopping the courier."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return default
+    return moment if moment.tzinfo is not None else default

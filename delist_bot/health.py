@@ -17,7 +17,7 @@ class Facts:
     poll_interval: timedelta
     last_poll: datetime | None
     mailbox_error: str | None
-    smtp_error: str | None
+    smtp_error: str | None  # the server's answer to a login and MAIL FROM / RCPT TO as sending
     worker_running: bool
     pending: int
     failed: int
@@ -32,7 +32,7 @@ def verdict(facts: Facts) -> tuple[list[str], list[str]]:
         f"last poll:        {facts.last_poll.isoformat()[:19] + ' UTC' if facts.last_poll else 'never'}"
         + (f" ({since_poll.total_seconds() / 60:.0f} min ago)" if since_poll else ""),
         f"mailbox:          {facts.mailbox_error or 'reachable'}",
-        f"smtp:             {facts.smtp_error or 'reachable'}",
+        f"smtp:             {facts.smtp_error or 'mail can go out'}",
         f"worker:           {'running (lock held)' if facts.worker_running else 'no worker holds the lock'}",
         f"outbox:           {facts.pending} pending, {facts.failed} failed",
         "oldest open case: "
@@ -49,8 +49,8 @@ def verdict(facts: Facts) -> tuple[list[str], list[str]]:
         )
     if facts.mailbox_error:
         reasons.append(f"mailbox unreachable: {facts.mailbox_error}")
-    if facts.smtp_error:
-        reasons.append(f"SMTP unreachable: {facts.smtp_error}")
+    if facts.smtp_error:  # unreachable, or a login, sender or relay refusal: nothing goes out
+        reasons.append(f"SMTP cannot send: {facts.smtp_error}")
     # No lock is not itself a fault: `run --once` from cron holds it only while it runs.
     if facts.overdue:
         reasons.append(f"{facts.overdue} case(s) past the 48-hour deadline without contact")

@@ -122,7 +122,10 @@ class Nearby:
 
 @dataclass(frozen=True)
 class OutgoingMail:
-    """A reply waiting in the outbox; `raw` is the whole RFC 5322 message."""
+    """A reply waiting in the outbox; `raw` is the whole RFC 5322 message.
+
+    `to` is who it is for, as shown; `recipients`, when set, are its envelope recipients (the
+    team), each sent the same bytes as a mail of its own, so that each is retried alone."""
 
     id: str
     kind: str
@@ -131,3 +134,8 @@ class OutgoingMail:
     message_id: str
     created_at: datetime
     case_id: str | None = None
+    recipients: tuple[str, ...] = ()
+
+    @property
+    def envelope(self) -> tuple[str, ...]:
+        return self.recipients or (self.to,)

@@ -261,6 +261,7 @@ def _notify_reviewers(
     tx: Transaction, case: Case | None, words: str, raw: bytes, now: datetime, settings: Settings
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
+    tx.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
     nearby = tx.cases_near(case.ip, excluding=case.id)
     dossier = outgoing.build_dossier(case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip))
     mail = outgoing.review_request(case, words, dossier, raw, settings, now)

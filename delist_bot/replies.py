@@ -25,11 +25,13 @@ from typing import Any
 
 import jinja2
 
+from delist_bot.addresses import AddressError, header_form, wire
 from delist_bot.models import OutgoingMail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("en", "it")
 LOOP_HEADER = "X-Delist-Bot-Loop"
+ADDRESS_HEADERS = ("From", "To")
 _UTF8 = email_charset.Charset("utf-8")
 _UTF8.body_encoding = email_charset.QP  # readable in any client, safe for any line length
 
@@ -73,7 +75,12 @@ class Sender:
 
     @classmethod
     def from_address(cls, address: str) -> Sender:
-        return cls(address=address, domain=address.rpartition("@")[2] or "delist-bot.invalid")
+        """The domain as SMTP carries it (A-labels): it goes into Message-IDs and headers."""
+        try:
+            domain = wire(address).domain
+        except AddressError:
+            domain = address.rpartition("@")[2]
+        return cls(address, domain if domain.isascii() and domain else "delist-bot.invalid")
 
 
 @dataclass(frozen=True)
@@ -141,10 +148,17 @@ def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
     RFC 2047 encoded words. (compat32 on purpose: policy.default's header objects cost more
     than everything else in a reply.)"""
     for name, value in headers:
-        if value:
-            body[name] = (
-                value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
-            )
+        if not value:
+            continue
+        if value.isascii():
+            body[name] = value
+        elif name in ADDRESS_HEADERS:
+            # A Unicode local part: no encoded word may carry an address (RFC 2047, 5), so
+            # it is written as UTF-8 (RFC 6532); such mail is sent only with SMTPUTF8. The
+            # generator writes surrogate-escaped bytes as they are.
+            body[name] = value.encode("utf-8").decode("ascii", "surrogateescape")
+        else:
+            body[name] = Header(value, "utf-8", header_name=name).encode()
     buffer = io.BytesIO()
     _Generator(buffer, policy=_WIRE).flatten(body)
     return buffer.getvalue()
@@ -159,12 +173,22 @@ def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | 
     ]
 
 
+def address_list(addresses: list[str]) -> str:
+    """A From or To value: each address as SMTP carries it (`addresses.header_form`: an IDNA
+    domain, a Unicode local part as UTF-8). One that cannot be sent to is shown in ASCII; its
+    own mail fails in the courier with the reason."""
+    return ", ".join(
+        header_form(a) or clean_header(a).encode("ascii", "backslashreplace").decode()
+        for a in addresses
+    )
+
+
 def _team_envelope(
     sender: Sender, recipients: list[str], subject: str, now: datetime, message_id: str
 ) -> list[tuple[str, str | None]]:
     return [
-        ("From", sender.address),
-        ("To", ", ".join(clean_header(r) for r in recipients)),
+        ("From", address_list([sender.address])),
+        ("To", address_list(recipients)),
         ("Subject", clean_header(subject, limit=300)),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id),
@@ -200,7 +224,14 @@ def build_internal(
         body,
     )
     return OutgoingMail(
-        uuid.uuid4().hex, kind, ", ".join(recipients), raw, message_id, now, case_id
+        uuid.uuid4().hex,
+        kind,
+        ", ".join(recipients),
+        raw,
+        message_id,
+        now,
+        case_id,
+        recipients=tuple(recipients),
     )
 
 
@@ -218,7 +249,15 @@ def build_digest(
         ],
         body,
     )
-    return OutgoingMail(uuid.uuid4().hex, "digest", ", ".join(recipients), raw, message_id, now)
+    return OutgoingMail(
+        uuid.uuid4().hex,
+        "digest",
+        ", ".join(recipients),
+        raw,
+        message_id,
+        now,
+        recipients=tuple(recipients),
+    )
 
 
 def request_part(raw: bytes, case_id: str) -> Message:
@@ -252,8 +291,8 @@ def build_reply(
     references = [*thread.references[-10:], thread.message_id] if thread.message_id else []
     raw = _compose(
         [
-            ("From", sender.address),
-            ("To", clean_header(thread.to)),
+            ("From", address_list([sender.address])),
+            ("To", address_list([thread.to])),
             ("Subject", reply_subject(thread.subject, case_id)),
             ("Date", format_datetime(now)),
             ("Message-ID", message_id),

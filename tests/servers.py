@@ -160,8 +160,18 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[tuple[Envelope, Message]] = []
         self.reply: str | None = None  # e.g. "451 4.3.0 try later"
+        self.refuse: dict[str, str] = {}  # RCPT TO address: the answer it gets instead of 250
         self.accepted_at: list[float] = []
         self.lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.reply:
@@ -185,9 +195,10 @@ class SmtpServer:
     port: int
 
     @classmethod
-    def start(cls) -> SmtpServer:
+    def start(cls, **options: object) -> SmtpServer:
+        """OPTIONS go to aiosmtpd's SMTP: enable_SMTPUTF8, data_size_limit, authenticator..."""
         recorder, port = Recorder(), free_port()
-        controller = Controller(recorder, hostname="127.0.0.1", port=port)
+        controller = Controller(recorder, hostname="127.0.0.1", port=port, **options)
         controller.start()
         return cls(recorder, controller, port)
 

@@ -197,5 +197,5 @@ def test_health_verdict() -> None:
     stale = verdict(Facts(**{**base, "last_poll": NOW - timedelta(minutes=4)}))[1]
     assert stale == ["last successful poll 4 min ago (more than 3 intervals)"]
     assert verdict(Facts(**{**base, "last_poll": None}))[1] == ["the mailbox has never been polled"]
-    assert verdict(Facts(**{**base, "smtp_error": "refused"}))[1] == ["SMTP unreachable: refused"]
+    assert verdict(Facts(**{**base, "smtp_error": "refused"}))[1] == ["SMTP cannot send: refused"]
     assert verdict(Facts(**{**base, "overdue": 2}))[1][0].startswith("2 case(s) past")

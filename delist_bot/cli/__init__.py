@@ -3,7 +3,7 @@
 User errors become one clear line and a non-zero exit, never a traceback.
 """
 
-from delist_bot.cli import blocklist, cases, parse, report, run
+from delist_bot.cli import blocklist, cases, outbox, parse, report, run
 from delist_bot.cli.app import cli, main
 
-__all__ = ["blocklist", "cases", "cli", "main", "parse", "report", "run"]
+__all__ = ["blocklist", "cases", "cli", "main", "outbox", "parse", "report", "run"]

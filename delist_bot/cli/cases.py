@@ -63,10 +63,19 @@ def list_cases(config_path: str | None, status: str | None, as_json: bool) -> No
 @config_option
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
-def show_case(config_path: str | None, case_id: str, as_json: bool) -> None:
+@click.option("--raw", is_flag=True, help="The request's bytes as they came, nothing else.")
+def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -> None:
     """One case with its whole history."""
     with one_line_errors():
         case = _find(config_path, case_id)
+        request = open_store(load_config(config_path)).request(case.id) if raw else None
+        if raw and request is None:
+            raise UserError(
+                f"the request of {case.id} is not kept (cases opened by an older version keep none)"
+            )
+    if request is not None:
+        click.echo(request, nl=False)  # bytes: written as they are
+        return
     if as_json:
         print_json(case_to_doc(case))
         return

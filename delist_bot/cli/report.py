@@ -92,7 +92,7 @@ def _email(config: Config, now: datetime) -> None:
     if not (result.sent or result.retrying or result.failed):
         raise UserError("no [review] operators configured: no digest to send")
     if result.sent:
-        click.echo(f"digest sent to {result.sent[0]['to']}")
+        click.echo(f"digest sent to {', '.join(m['to'] for m in result.sent)}")
         return
     problem = (result.retrying or result.failed)[0]
     raise UserError(f"digest not sent: {problem['last_error']}")
@@ -120,9 +120,8 @@ def status(config_path: str | None) -> None:
             mailbox_error = None
         except MailboxError as exc:
             mailbox_error = str(exc)
-        transport = Transport(config)
-        smtp_error = transport.check()
-        transport.close()
+        team = [*config.review.reviewers, *config.review.operators]
+        smtp_error = Transport(config).check(config.smtp.from_address, team[0] if team else None)
     lines, reasons = verdict(
         Facts(
             now=now,

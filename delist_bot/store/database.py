@@ -26,6 +26,7 @@ from delist_bot.store.files import (
     StoreError,
     locked,
     spool_mail,
+    write_request,
     write_spool,
 )
 from delist_bot.store.transaction import Transaction
@@ -38,6 +39,7 @@ class Store:
         self._worker_lock_path = self.path.with_name(self.path.name + ".worker")
         self.archive = Archive(self.path.with_name(self.path.name + ".archive"))
         self.spool = self.path.with_name(self.path.name + ".spool")
+        self.requests = self.path.with_name(self.path.name + ".requests")
         self._worker_lock: contextlib.ExitStack | None = None
         self._memo = Memo()
 
@@ -78,6 +80,11 @@ class Store:
             write_spool(spool_file, list(tx.spooled.items()))
         appended = None
         try:
+            for (
+                case_id,
+                raw,
+            ) in tx.requests.items():  # a failed commit's file: overwritten by its retry
+                write_request(self.requests, case_id, raw)
             if tx.to_archive:
                 appended = self.archive.append_all(tx.to_archive)
             db.storage.flush()
@@ -136,6 +143,13 @@ class Store:
             quarantine = self.archive.records("quarantine", month) + tx.quarantined()
         return [case_from_doc(d) for d in cases.values()], messages, outbox, quarantine
 
+    def request(self, case_id: str) -> bytes | None:
+        """A case's request as it came (kept since cases keep it), or None."""
+        try:
+            return (self.requests / f"{case_id}.eml").read_bytes()
+        except FileNotFoundError:
+            return None
+
     def worker_running(self) -> bool:
         """True while some worker process holds this store's worker lock."""
         if self._worker_lock is not None:
@@ -154,4 +168,4 @@ class Store:
 
 def raw_of(store: Store, doc: dict[str, Any]) -> bytes:
     """A queued mail's bytes, from the spool file its commit wrote."""
-    return spool_mail(store.spool / doc["spool"], doc["id"])
+    return spool_mail(store.spool / doc["spool"], doc.get("body", doc["id"]))

@@ -254,3 +254,9 @@ def _old_spool_file(path: Path) -> dict[str, bytes]:
     """A spool file of the old format: JSON lines of {"id", "raw" as latin-1 text}."""
     with open(path, encoding="utf-8") as handle:
         return {d["id"]: d["raw"].encode("latin-1") for d in map(json.loads, handle)}
+
+
+def write_request(folder: Path, case_id: str, raw: bytes) -> None:
+    """A case's request as it came, private to this user: for `cases show ID --raw`, and for
+    reviewers when the notification had to be cut to fit the SMTP server."""
+    replace_file(folder / f"{case_id}.eml", [raw])

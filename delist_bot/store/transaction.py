@@ -29,6 +29,7 @@ SEEN_WINDOW = timedelta(days=3)  # Message-IDs remembered against a second deliv
 FINAL_CASES_HOT = timedelta(days=7)  # decided cases, for follow-ups and the digest
 QUARANTINE_HOT = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=1)  # how long a reply count may outlive its window
+FAILED_MAIL_HOT = timedelta(days=30)  # failed mail, kept with its bytes for `outbox retry`
 
 
 class Transaction:
@@ -44,6 +45,7 @@ class Transaction:
         self._outbox_ids: dict[str, int] | None = None
         self.spooled: dict[str, bytes] = {}  # mail bodies by id: one spool file per commit
         self.spool_name = uuid.uuid4().hex + SPOOL_SUFFIX
+        self.requests: dict[str, bytes] = {}  # a new case's request, kept with the commit
         self._q = Query()
         # The last transaction's index, while the file is still the one it wrote: a worker
         # need not re-index thousands of open cases for every batch.
@@ -113,6 +115,10 @@ class Transaction:
         """A case, hot or archived (a sender may answer a case closed long ago)."""
         found = self.hot_cases.get(case_id) or self.archive.case(case_id)
         return case_from_doc(found) if found else None
+
+    def keep_request(self, case_id: str, raw: bytes) -> None:
+        """The request a case was opened for, as it came (`Store.request` reads it)."""
+        self.requests[case_id] = raw
 
     def open_case_for_ip(self, ip: str) -> Case | None:
         found = self.hot_cases.open_for_ip(ip)
@@ -264,6 +270,7 @@ class Transaction:
 
         self.before_commit()
         self._hot = None  # the removals below change the table under the index
+        self._outbox_ids = None
         q = self._q
         final = [s.value for s in CaseStatus if s not in OPEN_STATUSES]
         moved = {
@@ -271,6 +278,9 @@ class Transaction:
                 "cases", q.status.one_of(final) & (q.decided_at < older(FINAL_CASES_HOT))
             ),
             "quarantine": self._take("quarantine", q.at < older(QUARANTINE_HOT)),
+            "outbox": self._take(
+                "outbox", (q.status == "failed") & (q.failed_at < older(FAILED_MAIL_HOT))
+            ),
         }
         seen = self.get_state("seen", {})
         kept = {key: at for key, at in seen.items() if at >= older(SEEN_WINDOW)}
@@ -322,25 +332,30 @@ class Transaction:
 
     # The outbox.
     def enqueue(self, mail: OutgoingMail) -> None:
-        """Queue a mail: its bytes go to the spool now, its record with the transaction."""
+        """Queue a mail: its bytes go to the spool now (once), its records with the
+        transaction: one per envelope recipient, each sent and retried on its own."""
         self.spooled[mail.id] = mail.raw
         self._outbox_ids = None
-        doc = {
-            "spool": self.spool_name,
-            "id": mail.id,
-            "kind": mail.kind,
-            "to": mail.to,
-            "case_id": mail.case_id,
-            "message_id": mail.message_id,
-            "created_at": mail.created_at.isoformat(),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": mail.created_at.isoformat(),
-            "last_error": None,
-            "sent_at": None,
-            "claimed_at": None,
-        }
-        self._new_mail.append(doc)
+        recipients = mail.envelope
+        for n, address in enumerate(recipients):
+            self._new_mail.append(
+                {
+                    "spool": self.spool_name,
+                    "body": mail.id,
+                    "id": mail.id if len(recipients) == 1 else f"{mail.id}-{n + 1}",
+                    "kind": mail.kind,
+                    "to": address,
+                    "case_id": mail.case_id,
+                    "message_id": mail.message_id,
+                    "created_at": mail.created_at.isoformat(),
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": mail.created_at.isoformat(),
+                    "last_error": None,
+                    "sent_at": None,
+                    "claimed_at": None,
+                }
+            )
 
     def _flush_outbox(self) -> None:
         table = self.db.table("outbox")
@@ -359,9 +374,10 @@ class Transaction:
 
     def mail_bytes(self, doc: dict[str, Any]) -> bytes:
         """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
+        body = doc.get("body", doc["id"])  # records from before team mail was split
         if doc["spool"] == self.spool_name:
-            return self.spooled[doc["id"]]
-        return spool_mail(self.spool / doc["spool"], doc["id"])
+            return self.spooled[body]
+        return spool_mail(self.spool / doc["spool"], body)
 
     def claim_mail(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
         """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
@@ -371,13 +387,31 @@ class Transaction:
         orphaned = (self._q.status == "sending") & (self._q.claimed_at < stale)
         self._flush_outbox()
         docs = sorted(self.db.table("outbox").search(due | orphaned), key=lambda d: d["created_at"])
-        claimed = docs[:limit]
+        claimed, lost = [], []
+        for doc in docs:
+            if len(claimed) == limit:
+                break
+            (claimed if self._bytes_kept(doc) else lost).append(doc)
+        table = self.db.table("outbox")
         if claimed:  # one update by document id: TinyDB rewrites its table once per call
-            self.db.table("outbox").update(
+            table.update(
                 {"status": "sending", "claimed_at": now.isoformat()},
                 doc_ids=[doc.doc_id for doc in claimed],
             )
+        if lost:  # a spool file removed by hand: that mail fails, the rest goes on
+            failed = {
+                "status": "failed",
+                "last_error": "its bytes are lost (the spool file is gone)",
+            }
+            table.update({**failed, "failed_at": now.isoformat()}, doc_ids=[d.doc_id for d in lost])
         return [dict(doc) for doc in claimed]
+
+    def _bytes_kept(self, doc: dict[str, Any]) -> bool:
+        try:
+            self.mail_bytes(doc)
+        except (OSError, KeyError, ValueError):
+            return False
+        return True
 
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
         self._flush_outbox()
@@ -385,8 +419,9 @@ class Transaction:
         return list(table.search(self._q.status == status) if status else table.all())
 
     def update_mail(self, mail_id: str, **fields: Any) -> None:
-        """Change a queued mail; one that is sent or failed leaves for the archive. Changes are
-        kept back and written with the commit: one table write for a whole batch of results."""
+        """Change a queued mail; one that is sent leaves for the archive (a failed one stays,
+        with its bytes, for `outbox retry`, FAILED_MAIL_HOT long). Changes are kept back and
+        written with the commit: one table write for a whole batch of results."""
         if self._new_mail:
             self._flush_outbox()
         if self._outbox_ids is None:  # found by id once per transaction, not by a scan per mail
@@ -396,11 +431,30 @@ class Transaction:
             return
         changes = self._mail_changes.setdefault(mail_id, (doc_id, {}))[1]
         changes.update(fields)
-        if fields.get("status") in ("sent", "failed"):
+        if fields.get("status") == "sent":
             doc = self.db.table("outbox").get(doc_id=doc_id)
             self.archive_later("outbox", [{**doc, **self._mail_changes.pop(mail_id)[1]}])
             self._mail_gone.append(doc_id)
             del self._outbox_ids[mail_id]
+
+    def retry_mail(self, mail_id: str, now: datetime) -> dict[str, Any]:
+        """Queue a failed (or waiting) mail again, due at NOW with three days to go; the record
+        as it now is. KeyError when no mail in the hot store has that id."""
+        self._flush_outbox()
+        table = self.db.table("outbox")
+        doc = table.get(self._q.id == mail_id)
+        if doc is None:
+            raise KeyError(mail_id)
+        if doc["status"] not in ("failed", "pending"):  # being sent now, by some courier
+            raise ValueError(f"mail {mail_id} is {doc['status']}")
+        changes = {
+            "status": "pending",
+            "next_attempt_at": now.isoformat(),
+            "retried_at": now.isoformat(),
+            "claimed_at": None,
+        }
+        table.update(changes, doc_ids=[doc.doc_id])
+        return {**doc, **changes}
 
     # Quarantine log (the messages themselves stay in the mailbox's quarantine folder).
     def record_quarantine(self, record: dict[str, Any]) -> None:
