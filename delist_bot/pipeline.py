@@ -66,7 +66,13 @@ def message_key(extraction: Extraction, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings) -> Plan:
+def plan(
+    extraction: Extraction,
+    facts: Facts,
+    now: datetime,
+    settings: Settings,
+    received_at: datetime | None = None,
+) -> Plan:
     """Decide what one new request gets. Pure."""
     if extraction.error:
         return Plan(None, "quarantined", extraction.error)
@@ -83,7 +89,8 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
         if facts.open_case is not None:
             case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
         else:
-            case, is_new = cases.open_case(facts.next_case_number, extraction, now), True
+            number = facts.next_case_number
+            case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
     if facts.recent_replies >= settings.replies_per_sender:
         reason = f"{facts.recent_replies} replies to {extraction.sender} in {settings.reply_window_hours:g} h"
         return Plan(action, "rate_limited", reason, case, is_new)
@@ -136,9 +143,21 @@ def need_info_problem(extraction: Extraction) -> str:
     return "no_ip"
 
 
-def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Settings) -> Processed:
-    """Record one message and everything it causes, inside the caller's transaction."""
-    extraction = extract(raw)
+def process(
+    tx: Transaction,
+    uid: str,
+    raw: bytes,
+    now: datetime,
+    settings: Settings,
+    *,
+    extraction: Extraction | None = None,
+    arrived_at: datetime | None = None,
+) -> Processed:
+    """Record one message and everything it causes, inside the caller's transaction.
+    EXTRACTION is read before the transaction (so a slow message never holds the store lock);
+    ARRIVED_AT is the server's delivery time, where a case's clock starts (never after now)."""
+    extraction = extraction if extraction is not None else extract(raw)
+    received = min(arrived_at or now, now)
     key = message_key(extraction, raw)
     if tx.seen(key):
         return Processed(
@@ -154,7 +173,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
         Route.COMMAND: _command,
         Route.FOLLOW_UP: _follow_up,
     }.get(route(extraction, known, settings.own_addresses), _request)
-    result = handler(tx, extraction, raw, known, now, settings)
+    result = handler(tx, extraction, raw, known, now, settings, received)
     result = Processed(uid, key, *result)
     tx.record_message(
         {
@@ -163,7 +182,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
             "message_id": extraction.message_id,
             "sender": extraction.sender,
             "subject": extraction.subject,
-            "received_at": now.isoformat(),
+            "received_at": received.isoformat(),
             "action": result.action,
             "outcome": result.outcome,
             "reason": result.reason,
@@ -212,6 +231,7 @@ def _request(
     _known: Case | None,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     listed = None
     if settings.require_listed and extraction.ip and tx.listings():
@@ -222,7 +242,7 @@ def _request(
         recent_replies=_recent_replies(tx, extraction.sender, now, settings),
         listed=listed,
     )
-    decided = plan(extraction, facts, now, settings)
+    decided = plan(extraction, facts, now, settings, received)
     mails = decided.mails
     if decided.case_is_new:
         tx.next_case_number()
@@ -251,10 +271,11 @@ def _follow_up(
     case: Case | None,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     assert case is not None
     if case.status is CaseStatus.CLOSED:
-        return _reopen(tx, extraction, raw, case, now, settings)
+        return _reopen(tx, extraction, raw, case, now, settings, received)
     decision = cases.follow_up(case, extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
     tx.save_case(decision.case)
@@ -269,9 +290,10 @@ def _reopen(
     closed: Case,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     """A reply to a closed case: a new case for the same IP that links to the old one."""
-    case = cases.reopen(closed, tx.next_case_number(), extraction, now)
+    case = cases.reopen(closed, tx.next_case_number(), extraction, now, received)
     tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     ack = outgoing.sender_mail("review", case, "", settings, now, {"hours": 48})
     case = cases.record_reply(case, ack.message_id, "review", now)
@@ -290,6 +312,7 @@ def _command(
     _known: Case | None,
     now: datetime,
     settings: Settings,
+    _received: datetime,
 ) -> Outcome:
     reference = review.token_reference(extraction)
     assert reference is not None

@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from delist_bot import failpoints, sla
+from delist_bot import cases, failpoints, sla
 from delist_bot.config import Config, resolve
 from delist_bot.courier import Claimed, Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
-from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
+from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, open_mailbox
+from delist_bot.models import Extraction
+from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
@@ -78,6 +80,16 @@ def review_secret(config: Config, store: Store) -> str:
     return str(secret)
 
 
+@dataclass(frozen=True)
+class Read:
+    """A fetched message and what the extractor made of it: read before any lock is taken, so
+    a slow message never holds the store (error: the extractor itself failed on it)."""
+
+    fetched: Fetched
+    extraction: Extraction | None = None
+    error: str | None = None
+
+
 class Worker:
     def __init__(self, config: Config, after_commit: Callable[[Processed], None] | None = None):
         self.config = config
@@ -85,48 +97,72 @@ class Worker:
         self.journal = Journal(self.store.path.with_name(self.store.path.name + ".journal"))
         self.settings = settings_for(config, review_secret(config, self.store))
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
+        self.stopping = threading.Event()  # set by SIGTERM: finish the group at hand, then stop
         self._last_error: str | None = None
+        self._move_error: str | None = None
         self.fatal: StoreError | None = None
 
     # One pass -------------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> PassReport:
+        """Poll, then the deadlines and the outbox, which run whatever the mailbox does: an
+        unreachable mailbox is raised only after them."""
         now = now or utcnow()
         report = PassReport()
         courier = self._courier(now)
+        unreachable: MailboxError | None = None
         try:
-            report.processed = self.poll(now, report, courier)
-            report.deadlines = self.check_deadlines(now)
+            try:
+                report.processed = self.poll(now, report, courier)
+            except MailboxError as exc:
+                unreachable = exc
+            if not self.stopping.is_set():
+                report.deadlines = self.check_deadlines(now)
             self._deliver(courier, now, report)
         finally:
             courier.close()
-        moved = self.store.compact(now)
-        if moved:
-            log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
+        if not self.stopping.is_set():
+            moved = self.store.compact(now)
+            if moved:
+                log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
+        if unreachable is not None:
+            raise unreachable
         return report
 
     def check_deadlines(self, now: datetime) -> list[tuple[str, str]]:
-        """The 48-hour promise: reminders, escalations and holding replies that are due."""
+        """The 48-hour promise: reminders, escalations and holding replies that are due. A
+        step of the wall clock since the last pass is logged, and breaches it causes say so."""
+        mark = clock_mark(now)
         with self.store.transaction() as tx:
+            step = sla.clock_step(_mark_from(tx.get_state("clock")), mark)
+            tx.set_state("clock", _mark_doc(mark))
             done = deadline_pass(tx, now, self.settings)
-        for case_id, step in done:
-            log.info("case %s: %s sent", case_id, step)
+            stepped = _blame_step(tx, done, step, now) if step is not None else []
+        if step is not None:
+            _log_step(step, done, stepped)
+        for case_id, step_name in done:
+            log.info("case %s: %s sent", case_id, step_name)
         return done
 
     def poll(self, now: datetime, report: PassReport, courier: Courier) -> list[Processed]:
-        """Every request in the mailbox, a group of batches at a time. A group's replies are
-        claimed in its commit and sent by the courier while the next group is read."""
+        """Every request in the mailbox, a group of batches at a time: each group is read and
+        extracted with no lock held, then written in one commit that also claims the replies;
+        the courier sends them while the next group is read."""
         mailbox = open_mailbox(self.config)
         try:
-            done = []
+            done: list[Processed] = []
             batches = mailbox.batches()
+            moves_failed = False
             while True:
-                results, claimed = self._commit_group(batches, now, courier, report)
+                group = [] if self.stopping.is_set() else self._read_group(batches)
+                results, claimed = self._commit_group(group, now, courier, report)
                 for result in results:
                     failpoints.reach("after_commit")
                     if self.after_commit is not None:
                         self.after_commit(result)
                 courier.submit(claimed)  # claimed mail is always handed over, or it waits 5 min
-                done.extend(self._file_away(mailbox, results))
+                filed, failed = self._file_away(mailbox, results)
+                done.extend(filed)
+                moves_failed = moves_failed or failed
                 if not results:
                     break
             courier.wait()
@@ -135,94 +171,131 @@ class Worker:
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
             self.journal.discard(settled)
+            if not moves_failed and self._move_error is not None:
+                log.info("messages are moved again after: %s", self._move_error)
+                self._move_error = None
             return done
         finally:
             mailbox.close()
 
+    def _read_group(self, batches: Iterator[list[Fetched]]) -> list[Read]:
+        """The next batches, extracted: GROUP_SECONDS of a backlog (a write costs as much as
+        the hot store is large), or a single batch when that is all there is."""
+        group: list[Read] = []
+        started = time.monotonic()
+        limit = GROUP_BATCHES * self.config.mailbox.batch_size
+        for batch in batches:
+            group += [_read(fetched) for fetched in batch]
+            if (
+                len(group) >= limit
+                or time.monotonic() - started >= GROUP_SECONDS
+                or self.stopping.is_set()
+            ):
+                break
+        return group
+
     def _commit_group(
-        self,
-        batches: Iterator[list[Fetched]],
-        now: datetime,
-        courier: Courier,
-        report: PassReport,
+        self, group: list[Read], now: datetime, courier: Courier, report: PassReport
     ) -> tuple[list[Processed], list[Claimed]]:
-        """One store write for the next batches, with the delivery results so far and the claim
-        on the mail that is due; no results when the mailbox is done. A backlog is taken
-        GROUP_SECONDS at a time, since a write costs as much as the hot store is large; a
-        single batch is written at once. If one message breaks the group, each is done alone."""
-        fetched: list[Fetched] = []
+        """One store write for GROUP, with the delivery results so far and the claim on the
+        mail that is due; no results when the mailbox is done. A store that cannot be written
+        stops the pass (nothing of the group is on disk, so nothing may leave the mailbox);
+        only a message that breaks its group is a reason to do each alone."""
+        claim = bool(group) or not self.stopping.is_set()
         try:
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                results: list[Processed] = []
-                started = time.monotonic()
-                for batch in batches:
-                    fetched += batch
-                    results += [self._record(tx, message, now) for message in batch]
-                    full = len(fetched) >= GROUP_BATCHES * self.config.mailbox.batch_size
-                    if full or time.monotonic() - started >= GROUP_SECONDS:
-                        break
-                claimed = self._claim(tx, now)
+                results = [self._record(tx, read, now) for read in group]
+                claimed = self._claim(tx, now) if claim else []
             self.journal.discard(settled)
         except (MailboxError, StoreError):
-            raise  # the world is broken, not the messages: retry the pass later
+            raise
+        except OSError as exc:
+            raise StoreError(f"store {self.store.path}: {exc}") from exc
         except Exception:
-            results = [self._commit_alone(message, now) for message in fetched]
+            results = [self._commit_alone(read, now) for read in group]
             with self.store.transaction() as tx:
-                claimed = self._claim(tx, now)
+                claimed = self._claim(tx, now) if claim else []
         return results, claimed
 
-    def _commit_alone(self, fetched: Fetched, now: datetime) -> Processed:
+    def _commit_alone(self, read: Read, now: datetime) -> Processed:
+        fetched = read.fetched
         try:
             with self.store.transaction() as tx:
-                return self._record(tx, fetched, now)
+                return self._record(tx, read, now)
         except (MailboxError, StoreError):
             raise
+        except OSError as exc:
+            raise StoreError(f"store {self.store.path}: {exc}") from exc
         except Exception as exc:  # a bug on one message must not block the queue
             log.exception("message %s could not be handled; quarantining it", fetched.uid)
-            result = Processed(
-                fetched.uid,
-                f"uid:{fetched.uid}",
-                None,
-                None,
-                "quarantined",
-                f"internal error: {type(exc).__name__}: {exc}",
-            )
+            result = _quarantined(fetched, f"internal error: {type(exc).__name__}: {exc}")
             with self.store.transaction() as tx:
                 _log_quarantine(tx, result, now)
             return result
 
-    def _file_away(self, mailbox: Mailbox, results: list[Processed]) -> list[Processed]:
-        """Only after the commit: the batch leaves the request folder, in one move per folder."""
+    def _file_away(
+        self, mailbox: Mailbox, results: list[Processed]
+    ) -> tuple[list[Processed], bool]:
+        """Only after the commit: the group leaves the request folder, in one move per folder.
+        A move the mailbox refuses (quota, a read-only folder) leaves those messages where
+        they are, recorded: a later pass finds them seen and only tries the move again."""
         folders = self.config.mailbox
-        filed = []
+        filed, failed = [], False
         for folder in (folders.processed_folder, folders.quarantine_folder):
             going = [
                 r
                 for r in results
                 if (r.outcome == "quarantined") == (folder == folders.quarantine_folder)
             ]
-            mailbox.move([r.uid for r in going], folder)
+            if not going:
+                continue
+            try:
+                mailbox.move([r.uid for r in going], folder)
+            except MailboxRefused as exc:
+                self._move_failed(exc, len(going), folder)
+                failed = True
+                filed += going
+                continue
             filed += [replace(r, folder=folder) for r in going]
         for result in filed:
             _log_processed(result)
         order = {r.uid: i for i, r in enumerate(results)}
-        return sorted(filed, key=lambda r: order[r.uid])
+        return sorted(filed, key=lambda r: order[r.uid]), failed
 
-    def _record(self, tx: Transaction, fetched: Fetched, now: datetime) -> Processed:
+    def _move_failed(self, exc: MailboxError, count: int, folder: str) -> None:
+        message = str(exc)
+        if message != self._move_error:  # once, not once a message or once a pass
+            log.error(
+                "%s: %s recorded message(s) stay in %s; the move is tried again each pass",
+                message,
+                count,
+                self.config.mailbox.folder,
+            )
+        self._move_error = message
+
+    def _record(self, tx: Transaction, read: Read, now: datetime) -> Processed:
+        fetched = read.fetched
         if fetched.raw is None:
             limit = self.config.mailbox.max_message_bytes
-            result = Processed(
-                fetched.uid,
-                f"oversize:{fetched.uid}",
-                None,
-                None,
-                "quarantined",
-                f"message is {fetched.size} bytes, over the {limit}-byte limit",
+            result = _quarantined(
+                fetched, f"message is {fetched.size} bytes, over the {limit}-byte limit", "oversize"
             )
             _log_quarantine(tx, result, now)
             return result
-        result = process(tx, fetched.uid, fetched.raw, now, self.settings)
+        if read.error is not None:
+            result = _quarantined(fetched, read.error)
+            _log_quarantine(tx, result, now)
+            return result
+        result = process(
+            tx,
+            fetched.uid,
+            fetched.raw,
+            now,
+            self.settings,
+            extraction=read.extraction,
+            arrived_at=fetched.arrived_at,
+        )
         if result.outcome == "quarantined":
             _log_quarantine(tx, result, now)
         return result
@@ -254,15 +327,16 @@ class Worker:
         return Courier(self.config, self.journal, self.settings.sender.address, now)
 
     def _deliver(self, courier: Courier, now: datetime, report: PassReport) -> None:
+        """Until nothing is due; when stopping, only what was claimed already."""
         while True:
+            courier.wait()
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                claimed = self._claim(tx, now)
+                claimed = [] if self.stopping.is_set() else self._claim(tx, now)
             self.journal.discard(settled)
             if not claimed:
                 return
             courier.submit(claimed)
-            courier.wait()
 
     def _claim(self, tx: Transaction, now: datetime) -> list[Claimed]:
         """Mark the oldest due mail as being sent (so no other sender takes it)."""
@@ -327,6 +401,75 @@ class Worker:
         if self._last_error is not None:
             log.info("recovered after: %s", self._last_error)
             self._last_error = None
+
+
+def _read(fetched: Fetched) -> Read:
+    if fetched.raw is None:
+        return Read(fetched)
+    failpoints.reach("extract")
+    try:
+        return Read(fetched, extract(fetched.raw))
+    except Exception as exc:  # a bug on one message must not block the queue
+        log.exception("message %s could not be read; quarantining it", fetched.uid)
+        return Read(fetched, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _quarantined(fetched: Fetched, reason: str, kind: str = "uid") -> Processed:
+    return Processed(fetched.uid, f"{kind}:{fetched.uid}", None, None, "quarantined", reason)
+
+
+def clock_mark(now: datetime) -> sla.ClockMark:
+    """NOW beside the machine's elapsed-time clock, to tell a step of the wall clock from time
+    that really passed (CLOCK_BOOTTIME counts a suspend too; no one can set it)."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot_id = ""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return sla.ClockMark(now, boot_id, time.clock_gettime(clock))
+
+
+def _mark_doc(mark: sla.ClockMark) -> dict[str, Any]:
+    return {"wall": mark.wall.isoformat(), "boot_id": mark.boot_id, "uptime": mark.uptime}
+
+
+def _mark_from(doc: Any) -> sla.ClockMark | None:
+    try:
+        return sla.ClockMark(
+            datetime.fromisoformat(doc["wall"]), str(doc["boot_id"]), float(doc["uptime"])
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _blame_step(
+    tx: Transaction, done: list[tuple[str, str]], step: timedelta, now: datetime
+) -> list[str]:
+    """A breach recorded in a pass right after a clock step says so on its case."""
+    blamed = []
+    for case_id in dict.fromkeys(case_id for case_id, _ in done):
+        case = tx.case(case_id)
+        if case is not None and case.breached_at == now:
+            text = f"clock_step: the wall clock was stepped {_span(step)} since the last pass"
+            tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
+            blamed.append(case_id)
+    return blamed
+
+
+def _log_step(step: timedelta, done: list[tuple[str, str]], blamed: list[str]) -> None:
+    log.warning(
+        "clock step: the wall clock moved %s since the last pass, more than really elapsed; "
+        "deadlines follow the wall clock: %s step(s) taken now, %s breach(es) recorded as "
+        "clock_step%s",
+        _span(step),
+        len(done),
+        len(blamed),
+        f" ({', '.join(blamed)})" if blamed else "",
+    )
+
+
+def _span(step: timedelta) -> str:
+    return f"{abs(step)} {'forward' if step > timedelta(0) else 'back'}"
 
 
 def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:

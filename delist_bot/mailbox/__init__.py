@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from delist_bot.config import Config
@@ -14,11 +15,14 @@ from delist_bot.config import Config
 
 @dataclass(frozen=True)
 class Fetched:
-    """One message in the request folder; raw is None when it was over the size limit."""
+    """One message in the request folder; raw is None when it was over the size limit.
+    arrived_at is the server's delivery time (IMAP INTERNALDATE, a Maildir file's name), when
+    it tells one: the case's clock starts there, not at the pass that read it."""
 
     uid: str
     size: int
     raw: bytes | None
+    arrived_at: datetime | None = None
 
 
 class Mailbox(Protocol):
@@ -35,6 +39,11 @@ class Mailbox(Protocol):
 
 class MailboxError(Exception):
     """The mailbox cannot be reached or used; worded for the log and the status command."""
+
+
+class MailboxRefused(MailboxError):
+    """The server refused one operation (a move over quota, a read-only folder) and is still
+    there: the pass goes on with the next messages."""
 
 
 def open_mailbox(config: Config) -> Mailbox:
