@@ -22,6 +22,7 @@ from apscheduler.events import (
     JobEvent,
     JobExecutionEvent,
 )
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -36,8 +37,10 @@ log = logging.getLogger("delist_bot")
 
 def serve(worker: Worker) -> None:
     schedule = worker.config.schedule
+    pool = ThreadPoolExecutor()  # kept, to wait for its threads once the scheduler stops
     scheduler = BlockingScheduler(
         timezone=UTC,
+        executors={"default": pool},
         job_defaults={
             "max_instances": 1,
             "coalesce": True,
@@ -91,7 +94,8 @@ def serve(worker: Worker) -> None:
     scheduler.start()
     stop.set()
     worker.stopping.set()
-    with busy:  # the job that was running has finished: its pass, courier and journal
+    pool.shutdown(wait=True)  # the job that was running has finished: pass, courier, journal
+    with busy:
         log.info("worker stopped")
 
 

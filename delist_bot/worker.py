@@ -172,7 +172,7 @@ class Worker:
                 tx.set_state("mailbox_position", mailbox.position())
             self.journal.discard(settled)
             if not moves_failed and self._move_error is not None:
-                log.info("messages are moved again after: %s", self._move_error)
+                log.info("messages are moved into %s again", self._move_error)
                 self._move_error = None
             return done
         finally:
@@ -264,15 +264,16 @@ class Worker:
         return sorted(filed, key=lambda r: order[r.uid]), failed
 
     def _move_failed(self, exc: MailboxError, count: int, folder: str) -> None:
-        message = str(exc)
-        if message != self._move_error:  # once, not once a message or once a pass
+        """Logged once per folder until moves into it work again (a server's wording may
+        change from one refusal to the next: timings, counters)."""
+        if self._move_error != folder:
             log.error(
                 "%s: %s recorded message(s) stay in %s; the move is tried again each pass",
-                message,
+                exc,
                 count,
                 self.config.mailbox.folder,
             )
-        self._move_error = message
+        self._move_error = folder
 
     def _record(self, tx: Transaction, read: Read, now: datetime) -> Processed:
         fetched = read.fetched
