@@ -28,6 +28,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from delist_bot import failpoints, sla
 from delist_bot.config import Config, from_dict
 from delist_bot.journal import Journal
+from delist_bot.mailbox import MailboxError
 from delist_bot.mailbox.maildir import MaildirMailbox
 from delist_bot.ndr import extract
 from delist_bot.store import Store
@@ -333,22 +334,36 @@ def test_a_folder_over_quota_leaves_requests_in_place_and_deadlines_run(
         limits={"replies_per_sender": 100},
     )
     worker = Worker(from_dict(settings, {}))
-    deliver(quota_dovecot, user, reviews(30, "quota"))
+    deliver(quota_dovecot, user, reviews(60, "quota"))  # more than one group of batches
     caplog.set_level(logging.INFO, logger="delist_bot")
     now = datetime.now(UTC)
 
     first = worker.run_once(now)
-    assert len(first.processed) == 30  # every batch handled, though each move was refused
-    assert len(by_kind(smtp_server, "review")) == 30
+    assert len(first.processed) == 60  # every group handled, though each move was refused
+    assert len(by_kind(smtp_server, "review")) == 60
     later = worker.run_once(now + timedelta(hours=45))
-    assert Counter(p.outcome for p in later.processed) == {"duplicate_delivery": 30}
-    assert len(by_kind(smtp_server, "holding")) == 30
-    assert len(by_kind(smtp_server, "operator_escalation")) == 30
-    assert len(by_kind(smtp_server, "review")) == 30  # not answered twice
-    assert count(quota_dovecot, user, "INBOX") == 30
+    assert Counter(p.outcome for p in later.processed) == {"duplicate_delivery": 60}
+    assert len(by_kind(smtp_server, "holding")) == 60
+    assert len(by_kind(smtp_server, "operator_escalation")) == 60
+    assert len(by_kind(smtp_server, "review")) == 60  # not answered twice
+    assert count(quota_dovecot, user, "INBOX") == 60
     assert count(quota_dovecot, user, "Processed") == 0
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "OVERQUOTA" in errors[0], errors
+
+
+def test_deadlines_run_while_the_mailbox_cannot_be_reached(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = imap_settings(dovecot, imap_user, smtp_server, tmp_path / "store.json")
+    deliver(dovecot, imap_user, reviews(3, "down"))
+    now = datetime.now(UTC)
+    Worker(from_dict(settings, {})).run_once(now)
+    settings["mailbox"]["port"] = free_port()  # nothing listens there: the server is gone
+    with pytest.raises(MailboxError):
+        Worker(from_dict(settings, {})).run_once(now + timedelta(hours=45))
+    assert len(by_kind(smtp_server, "holding")) == 3  # the promise is kept all the same
+    assert len(by_kind(smtp_server, "review")) == 3
 
 
 def test_a_request_that_waited_three_days_is_due_from_its_arrival(
