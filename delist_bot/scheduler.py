@@ -51,15 +51,24 @@ def serve(worker: Worker) -> None:
     busy = threading.Lock()  # held by every job: the stop waits for the one that runs
 
     def shutdown() -> None:
+        if stop.is_set():  # a second signal: the stop is under way already
+            return
         stop.set()
         worker.stopping.set()  # the pass stops at its next safe point
         scheduler.shutdown(wait=False)
 
-    def exclusive(job: Callable[[], object]) -> Callable[[], None]:
+    def exclusive(job: Callable[[], object], wait: bool = True) -> Callable[[], None]:
+        """JOB under the busy lock; one that starts after the stop does nothing, and one that
+        need not wait (the outbox: every pass ends by sending) is skipped while another runs."""
+
         def run() -> None:
-            with busy:
-                if not stop.is_set():  # a job that starts after the stop does nothing
+            if not busy.acquire(blocking=wait):
+                return
+            try:
+                if not stop.is_set():
                     job()
+            finally:
+                busy.release()
 
         return run
 
@@ -77,7 +86,10 @@ def serve(worker: Worker) -> None:
         next_run_time=datetime.now(UTC),
     )
     scheduler.add_job(
-        exclusive(worker.guarded_delivery), "interval", seconds=schedule.outbox_seconds, id="outbox"
+        exclusive(worker.guarded_delivery, wait=False),
+        "interval",
+        seconds=schedule.outbox_seconds,
+        id="outbox",
     )
     scheduler.add_job(
         exclusive(worker.send_digest),
