@@ -144,7 +144,11 @@ class ImapMailbox:
                 self.client.expunge()
         except (OSError, IMAPClientAbortError) as exc:
             raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from exc
-        except IMAPClientError as exc:  # NO or BAD: this command failed, the connection lives
+        except IMAPClientError as exc:  # NO or BAD: this command failed; is the server there?
+            try:
+                self.client.noop()
+            except (OSError, IMAPClientError) as lost:
+                raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from lost
             raise MailboxRefused(f"IMAP move to {folder}: {_reason(exc)}") from exc
 
     def position(self) -> dict[str, int | str]:
