@@ -99,7 +99,8 @@ class Worker:
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
         self.stopping = threading.Event()  # set by SIGTERM: finish the group at hand, then stop
         self._last_error: str | None = None
-        self._move_error: str | None = None
+        self._move_error: str | None = None  # the folder whose moves are refused, logged
+        self._refused = False  # a move was refused in this pass
         self.fatal: StoreError | None = None
 
     # One pass -------------------------------------------------------------------------------
@@ -149,9 +150,10 @@ class Worker:
         the courier sends them while the next group is read."""
         mailbox = open_mailbox(self.config)
         try:
+            self._refused = False
+            unfiled = self._refile(mailbox)
             done: list[Processed] = []
-            batches = mailbox.batches()
-            moves_failed = False
+            batches = mailbox.batches(skip=unfiled)
             while True:
                 group = [] if self.stopping.is_set() else self._read_group(batches)
                 results, claimed = self._commit_group(group, now, courier, report)
@@ -160,9 +162,7 @@ class Worker:
                     if self.after_commit is not None:
                         self.after_commit(result)
                 courier.submit(claimed)  # claimed mail is always handed over, or it waits 5 min
-                filed, failed = self._file_away(mailbox, results)
-                done.extend(filed)
-                moves_failed = moves_failed or failed
+                done.extend(self._file_away(mailbox, results, unfiled))
                 if not results:
                     break
             courier.wait()
@@ -170,13 +170,34 @@ class Worker:
                 settled = self._settle(tx, courier, report)
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
+                tx.set_state("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
             self.journal.discard(settled)
-            if not moves_failed and self._move_error is not None:
+            if not self._refused and self._move_error is not None:
                 log.info("messages are moved into %s again", self._move_error)
                 self._move_error = None
             return done
         finally:
             mailbox.close()
+
+    def _refile(self, mailbox: Mailbox) -> dict[str, str]:
+        """Messages recorded at an earlier pass whose move was refused: only the move is tried
+        again (reading them again would cost a fetch each pass, and once their Message-ID
+        leaves the 3-day memory, a second reply). Returns those still refused, by UID."""
+        with self.store.transaction() as tx:
+            stored = tx.get_state("unfiled") or {}
+        if stored.get("mailbox") != mailbox.identity():  # UIDs of another folder or UIDVALIDITY
+            return {}
+        unfiled: dict[str, str] = dict(stored.get("uids") or {})
+        for folder in sorted(set(unfiled.values())):
+            going = sorted(uid for uid, target in unfiled.items() if target == folder)
+            try:
+                mailbox.move(going, folder)
+            except MailboxRefused as exc:
+                self._move_failed(exc, len(going), folder)
+                continue
+            for uid in going:
+                del unfiled[uid]
+        return unfiled
 
     def _read_group(self, batches: Iterator[list[Fetched]]) -> list[Read]:
         """The next batches, extracted: GROUP_SECONDS of a backlog (a write costs as much as
@@ -235,13 +256,14 @@ class Worker:
             return result
 
     def _file_away(
-        self, mailbox: Mailbox, results: list[Processed]
-    ) -> tuple[list[Processed], bool]:
+        self, mailbox: Mailbox, results: list[Processed], unfiled: dict[str, str]
+    ) -> list[Processed]:
         """Only after the commit: the group leaves the request folder, in one move per folder.
         A move the mailbox refuses (quota, a read-only folder) leaves those messages where
-        they are, recorded: a later pass finds them seen and only tries the move again."""
+        they are, recorded and answered, and adds them to UNFILED: later passes only try the
+        move again."""
         folders = self.config.mailbox
-        filed, failed = [], False
+        filed = []
         for folder in (folders.processed_folder, folders.quarantine_folder):
             going = [
                 r
@@ -254,14 +276,14 @@ class Worker:
                 mailbox.move([r.uid for r in going], folder)
             except MailboxRefused as exc:
                 self._move_failed(exc, len(going), folder)
-                failed = True
+                unfiled.update({r.uid: folder for r in going})
                 filed += going
                 continue
             filed += [replace(r, folder=folder) for r in going]
         for result in filed:
             _log_processed(result)
         order = {r.uid: i for i, r in enumerate(results)}
-        return sorted(filed, key=lambda r: order[r.uid]), failed
+        return sorted(filed, key=lambda r: order[r.uid])
 
     def _move_failed(self, exc: MailboxError, count: int, folder: str) -> None:
         """Logged once per folder until moves into it work again (a server's wording may
@@ -274,6 +296,7 @@ class Worker:
                 self.config.mailbox.folder,
             )
         self._move_error = folder
+        self._refused = True
 
     def _record(self, tx: Transaction, read: Read, now: datetime) -> Processed:
         fetched = read.fetched

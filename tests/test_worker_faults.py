@@ -342,7 +342,7 @@ def test_a_folder_over_quota_leaves_requests_in_place_and_deadlines_run(
     assert len(first.processed) == 60  # every group handled, though each move was refused
     assert len(by_kind(smtp_server, "review")) == 60
     later = worker.run_once(now + timedelta(hours=45))
-    assert Counter(p.outcome for p in later.processed) == {"duplicate_delivery": 60}
+    assert later.processed == []  # not read again: only their move was tried
     assert len(by_kind(smtp_server, "holding")) == 60
     assert len(by_kind(smtp_server, "operator_escalation")) == 60
     assert len(by_kind(smtp_server, "review")) == 60  # not answered twice
@@ -350,6 +350,41 @@ def test_a_folder_over_quota_leaves_requests_in_place_and_deadlines_run(
     assert count(quota_dovecot, user, "Processed") == 0
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "OVERQUOTA" in errors[0], errors
+
+
+def test_a_refused_move_is_retried_alone_until_it_works(
+    tmp_path: Path, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Maildir on a full filesystem (the store and the outbox elsewhere): every move into
+    .Processed fails with ENOSPC until space is freed."""
+    config_file = _write_toml(
+        tmp_path,
+        {
+            "mailbox": {"kind": "maildir", "path": str(small_disk / "maildir")},
+            "smtp": {"kind": "files", "path": str(tmp_path / "out"), "from_address": "d@x.ex"},
+            "store": {"path": str(tmp_path / "store.json")},
+        },
+    )
+    inbox = mailbox.Maildir(small_disk / "maildir", create=True)
+    for n in range(8):
+        inbox.add(NEED_INFO.read_bytes().replace(b"example.", b"s%d.example." % n))
+    filler = fill(small_disk)
+    worker = Worker(from_dict_file(config_file))
+    caplog.set_level(logging.INFO, logger="delist_bot")
+    now = datetime.now(UTC)
+
+    assert Counter(p.outcome for p in worker.run_once(now).processed) == {"replied": 8}
+    assert worker.run_once(now + timedelta(minutes=1)).processed == []  # not read again
+    assert len(inbox) == 8
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "No space left on device" in errors[0], errors
+
+    filler.unlink()
+    assert worker.run_once(now + timedelta(minutes=2)).processed == []
+    assert len(inbox) == 0
+    assert len(mailbox.Maildir(small_disk / "maildir" / ".Processed")) == 8
+    assert any("moved into Processed again" in r.getMessage() for r in caplog.records)
+    assert len(list((tmp_path / "out").glob("*.eml"))) == 8  # each answered once
 
 
 def test_deadlines_run_while_the_mailbox_cannot_be_reached(

@@ -5,7 +5,7 @@ Only imap.py imports imapclient and only maildir.py reads a Maildir.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -26,11 +26,19 @@ class Fetched:
 
 
 class Mailbox(Protocol):
-    def batches(self) -> Iterator[list[Fetched]]:
-        """The messages now in the request folder, oldest first, a batch at a time."""
+    def batches(self, skip: Collection[str] = ()) -> Iterator[list[Fetched]]:
+        """The messages now in the request folder, oldest first, a batch at a time; those in
+        SKIP (recorded already, their move refused) are not read again."""
         ...
 
-    def move(self, uids: list[str], folder: str) -> None: ...
+    def move(self, uids: list[str], folder: str) -> None:
+        """Move UIDS (those still there) to FOLDER; MailboxRefused when the server says no."""
+        ...
+
+    def identity(self) -> str:
+        """What UIDs are valid for (an IMAP folder's UIDVALIDITY): a stored UID means the
+        same message only while this is unchanged."""
+        ...
 
     def position(self) -> dict[str, int | str]: ...
 

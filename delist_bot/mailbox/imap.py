@@ -11,7 +11,7 @@ import shlex
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
 import imapclient
@@ -103,9 +103,9 @@ class ImapMailbox:
         except IMAPClientError as exc:
             log.debug("IMAP create %s: %s", folder, _reason(exc))
 
-    def batches(self) -> Iterator[list[Fetched]]:
+    def batches(self, skip: Collection[str] = ()) -> Iterator[list[Fetched]]:
         try:
-            uids = sorted(self.client.search("ALL"))
+            uids = sorted(uid for uid in self.client.search("ALL") if str(uid) not in skip)
             size = self.settings.batch_size
             for start in range(0, len(uids), size):
                 yield self._fetch(uids[start : start + size])
@@ -150,6 +150,9 @@ class ImapMailbox:
             except (OSError, IMAPClientError) as lost:
                 raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from lost
             raise MailboxRefused(f"IMAP move to {folder}: {_reason(exc)}") from exc
+
+    def identity(self) -> str:
+        return f"imap:{self.settings.folder}:{self.uidvalidity}"
 
     def position(self) -> dict[str, int | str]:
         return {"kind": "imap", "uidvalidity": self.uidvalidity, "last_uid": self.last_uid}

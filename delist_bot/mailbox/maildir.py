@@ -6,7 +6,7 @@ Folders are Maildir++ subfolders (.Processed, .Quarantine) of the configured pat
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
 from delist_bot.config import Config, resolve
@@ -25,9 +25,9 @@ class MaildirMailbox:
             return self.root.add_folder(name)
         return self.root.get_folder(name)
 
-    def batches(self) -> Iterator[list[Fetched]]:
+    def batches(self, skip: Collection[str] = ()) -> Iterator[list[Fetched]]:
         inbox = self._folder(self.settings.folder)
-        keys = sorted(inbox.keys(), key=_arrival)
+        keys = sorted((k for k in inbox.keys() if k not in skip), key=_arrival)  # noqa: SIM118
         size = self.settings.batch_size
         for start in range(0, len(keys), size):
             batch = []
@@ -42,10 +42,17 @@ class MaildirMailbox:
         try:
             inbox, target = self._folder(self.settings.folder), self._folder(folder)
             for uid in uids:
-                target.add(inbox.get_bytes(uid))
+                try:
+                    raw = inbox.get_bytes(uid)
+                except KeyError:
+                    continue  # gone meanwhile (moved by hand)
+                target.add(raw)
                 inbox.remove(uid)
         except OSError as exc:
             raise MailboxRefused(f"Maildir move to {folder}: {exc}") from exc
+
+    def identity(self) -> str:
+        return f"maildir:{self.settings.folder}"  # a Maildir key is unique for good
 
     def position(self) -> dict[str, int | str]:
         return {"kind": "maildir", "waiting": len(self._folder(self.settings.folder))}
