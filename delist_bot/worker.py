@@ -99,6 +99,7 @@ class Worker:
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
         self.stopping = threading.Event()  # set by SIGTERM: finish the group at hand, then stop
         self._last_error: str | None = None
+        self._last_fault: str | None = None  # what the logged error was about
         self._move_error: str | None = None  # the folder whose moves are refused, logged
         self._refused = False  # a move was refused in this pass
         self.fatal: StoreError | None = None
@@ -417,14 +418,18 @@ class Worker:
             self.fatal = exc
             return
         except (MailboxError, StoreError, OSError) as exc:
-            message = str(exc)
-            if message != self._last_error:
-                log.error("pass failed: %s (will retry)", message)
-            self._last_error = message
+            # A store fault is one fault however its wording varies (each write names its own
+            # spool file); a mailbox's wording says what changed (refused, then wrong password).
+            fault = "store" if isinstance(exc, StoreError | OSError) else str(exc)
+            if fault != self._last_fault:
+                log.error("pass failed: %s (will retry)", exc)
+            else:
+                log.debug("pass failed again: %s", exc)
+            self._last_error, self._last_fault = str(exc), fault
             return
         if self._last_error is not None:
             log.info("recovered after: %s", self._last_error)
-            self._last_error = None
+            self._last_error = self._last_fault = None
 
 
 def _read(fetched: Fetched) -> Read:
