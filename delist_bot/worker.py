@@ -22,7 +22,7 @@ from delist_bot.courier import Claimed, Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, open_mailbox
-from delist_bot.models import Extraction
+from delist_bot.models import Case, Extraction
 from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
@@ -132,13 +132,14 @@ class Worker:
 
     def check_deadlines(self, now: datetime) -> list[tuple[str, str]]:
         """The 48-hour promise: reminders, escalations and holding replies that are due. A
-        step of the wall clock since the last pass is logged, and breaches it causes say so."""
+        step of the wall clock since the last pass is logged, and each breach says its cause."""
         mark = clock_mark(now)
         with self.store.transaction() as tx:
-            step = sla.clock_step(_mark_from(tx.get_state("clock")), mark)
+            last = _mark_from(tx.get_state("clock"))
+            step = sla.clock_step(last, mark)
             tx.set_state("clock", _mark_doc(mark))
             done = deadline_pass(tx, now, self.settings)
-            stepped = _blame_step(tx, done, step, now) if step is not None else []
+            stepped = _explain_breaches(tx, done, step, last, now)
         if step is not None:
             _log_step(step, done, stepped)
         for case_id, step_name in done:
@@ -471,18 +472,34 @@ def _mark_from(doc: Any) -> sla.ClockMark | None:
         return None
 
 
-def _blame_step(
-    tx: Transaction, done: list[tuple[str, str]], step: timedelta, now: datetime
+def _explain_breaches(
+    tx: Transaction,
+    done: list[tuple[str, str]],
+    step: timedelta | None,
+    last: sla.ClockMark | None,
+    now: datetime,
 ) -> list[str]:
-    """A breach recorded in a pass right after a clock step says so on its case."""
+    """A breach the deadline steps recorded in this pass says what caused it: a step of the
+    wall clock, or no pass running in time (the worker was down). Returns the cases blamed on a
+    clock step."""
     blamed = []
     for case_id in dict.fromkeys(case_id for case_id, _ in done):
         case = tx.case(case_id)
-        if case is not None and case.breached_at == now:
+        if case is None or case.breached_at != now or _explained(case):
+            continue
+        if step is not None:
             text = f"clock_step: the wall clock was stepped {_span(step)} since the last pass"
-            tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
             blamed.append(case_id)
+        else:
+            since = f"between {last.wall.isoformat()} and" if last else "before"
+            text = f"worker_down: no pass ran {since} {now.isoformat()}"
+        tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
     return blamed
+
+
+def _explained(case: Case) -> bool:
+    causes = ("worker_down:", "clock_step:")
+    return any(e.kind == "breach" and e.text.startswith(causes) for e in case.events)
 
 
 def _log_step(step: timedelta, done: list[tuple[str, str]], blamed: list[str]) -> None:

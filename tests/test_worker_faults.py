@@ -420,6 +420,27 @@ def test_a_request_that_waited_three_days_is_due_from_its_arrival(
     assert len(by_kind(smtp_server, "holding")) == 1
 
 
+def test_a_worker_down_past_a_deadline_records_the_breach_as_such(tmp_path: Path) -> None:
+    config = from_dict_file(maildir_toml(tmp_path, tmp_path / "store.json"))
+    seed(tmp_path, reviews(1, "down"))
+    now = datetime.now(UTC)
+    Worker(config).run_once(now)
+    store = Store(tmp_path / "store.json")
+    # The machine rebooted while the worker was down; a test cannot reboot it, so the boot id
+    # the last pass stored is changed instead (else 50 h in seconds would be a clock step).
+    with store.transaction() as tx:
+        tx.set_state("clock", {**tx.get_state("clock"), "boot_id": "the boot before"})
+    Worker(config).run_once(now + timedelta(hours=50))
+    with store.transaction() as tx:
+        [case] = tx.cases()
+    breaches = [e.text for e in case.events if e.kind == "breach"]
+    assert breaches[0].startswith("first contact 2:00:00")
+    assert breaches[1] == (
+        f"worker_down: no pass ran between {now.isoformat()} and "
+        f"{(now + timedelta(hours=50)).isoformat()}"
+    )
+
+
 def test_a_maildir_message_arrives_at_the_time_in_its_name(tmp_path: Path) -> None:
     config = from_dict_file(maildir_toml(tmp_path, tmp_path / "s.json"))
     inbox = seed(tmp_path, [])
