@@ -1,6 +1,8 @@
 """The worker: one pass (poll, decide, send, time checks) and the APScheduler loop around it.
 
-A message that cannot be handled is quarantined with its reason and never blocks the next one.
+A message that cannot be handled is quarantined with its reason and never blocks the next one;
+messages are read before the store is locked; a store that cannot be written stops the pass, a
+mailbox that refuses a move does not, and the deadlines run whatever the mailbox does.
 """
 
 from __future__ import annotations
