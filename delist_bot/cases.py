@@ -64,12 +64,18 @@ def is_final(case: Case) -> bool:
 
 
 def open_case(
-    number: int, extraction: Extraction, now: datetime, linked: str | None = None
+    number: int,
+    extraction: Extraction,
+    now: datetime,
+    linked: str | None = None,
+    received_at: datetime | None = None,
 ) -> Case:
-    """A new review case for a 5.7.511 request with a public IP."""
+    """A new review case for a 5.7.511 request with a public IP. Its clock starts when the
+    request arrived (RECEIVED_AT, the server's time), not when the worker read it."""
     assert extraction.ip and extraction.ndr_code and extraction.sender
     text = f"request for {extraction.ip}" + (f", reopening {linked}" if linked else "")
-    return Case(
+    arrived = min(received_at or now, now)
+    case = Case(
         id=case_id(number),
         ip=extraction.ip,
         ndr_code=extraction.ndr_code,
@@ -77,15 +83,33 @@ def open_case(
         requester=extraction.sender,
         language=extraction.language,
         subject=without_case_tags(extraction.subject or ""),
-        received_at=now,
-        due_at=sla.due_at(now),
+        received_at=arrived,
+        due_at=sla.due_at(arrived),
         message_ids=tuple(m for m in (extraction.message_id,) if m),
         events=(Event(now, extraction.sender, "opened", text),),
         linked_case=linked,
     )
+    return _read_late(case, now)
 
 
-def reopen(old: Case, number: int, extraction: Extraction, now: datetime) -> Case:
+def _read_late(case: Case, now: datetime) -> Case:
+    """A request read after its deadline had passed: the promise was broken while no worker
+    read the mailbox, and the case says so from the start."""
+    if now <= case.due_at:
+        return case
+    waited = now - case.received_at
+    arrived = case.received_at.isoformat()
+    text = f"worker_down: the request arrived {arrived} and was read {waited} later"
+    return dataclasses.replace(_with(case, Event(now, BOT, "breach", text), None), breached_at=now)
+
+
+def reopen(
+    old: Case,
+    number: int,
+    extraction: Extraction,
+    now: datetime,
+    received_at: datetime | None = None,
+) -> Case:
     """A sender's reply to a closed case opens a new case for the same IP, linked to the old."""
     request = dataclasses.replace(
         extraction,
@@ -95,7 +119,7 @@ def reopen(old: Case, number: int, extraction: Extraction, now: datetime) -> Cas
         sender=extraction.sender or old.requester,
         language=extraction.language or old.language,
     )
-    return open_case(number, request, now, linked=old.id)
+    return open_case(number, request, now, linked=old.id, received_at=received_at)
 
 
 def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
@@ -192,7 +216,7 @@ def mark(case: Case, kind: str, now: datetime) -> Case:
     updated = dataclasses.replace(_with(case, Event(now, BOT, kind), None), **{field: now})
     if kind == "holding":
         updated = _contacted(updated, now)
-        if now > case.due_at:
+        if now > case.due_at and case.breached_at is None:  # once: read late is the cause
             late = Event(
                 now, BOT, "breach", f"first contact {now - case.due_at} after the deadline"
             )

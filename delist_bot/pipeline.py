@@ -75,7 +75,13 @@ def budget_limits(settings: Settings) -> budget.Limits:
     )
 
 
-def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings) -> Plan:
+def plan(
+    extraction: Extraction,
+    facts: Facts,
+    now: datetime,
+    settings: Settings,
+    received_at: datetime | None = None,
+) -> Plan:
     """Decide what one new request gets. Pure. A request whose sender's budget is spent is
     only recorded: no case, no join, no reviewer, no reply, so no holding reply later."""
     if extraction.error:
@@ -98,7 +104,8 @@ def plan(extraction: Extraction, facts: Facts, now: datetime, settings: Settings
         if facts.open_case is not None:
             case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
         else:
-            case, is_new = cases.open_case(facts.next_case_number, extraction, now), True
+            number = facts.next_case_number
+            case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
     thread = Thread(
         extraction.sender,
         cases.without_case_tags(extraction.subject or ""),
@@ -151,9 +158,21 @@ def need_info_problem(extraction: Extraction) -> str:
     return "no_ip"
 
 
-def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Settings) -> Processed:
-    """Record one message and everything it causes, inside the caller's transaction."""
-    extraction = extract(raw)
+def process(
+    tx: Transaction,
+    uid: str,
+    raw: bytes,
+    now: datetime,
+    settings: Settings,
+    *,
+    extraction: Extraction | None = None,
+    arrived_at: datetime | None = None,
+) -> Processed:
+    """Record one message and everything it causes, inside the caller's transaction.
+    EXTRACTION is read before the transaction (so a slow message never holds the store lock);
+    ARRIVED_AT is the server's delivery time, where a case's clock starts (never after now)."""
+    extraction = extraction if extraction is not None else extract(raw)
+    received = min(arrived_at or now, now)
     key = message_key(extraction, raw)
     if tx.seen(key):
         return Processed(
@@ -169,7 +188,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
         Route.COMMAND: _command,
         Route.FOLLOW_UP: _follow_up,
     }.get(route(extraction, known, settings.own_addresses, settings.reviewers), _request)
-    result = handler(tx, extraction, raw, known, now, settings)
+    result = handler(tx, extraction, raw, known, now, settings, received)
     result = Processed(uid, key, *result)
     tx.record_message(
         {
@@ -178,7 +197,7 @@ def process(tx: Transaction, uid: str, raw: bytes, now: datetime, settings: Sett
             "message_id": extraction.message_id,
             "sender": extraction.sender,
             "subject": extraction.subject,
-            "received_at": now.isoformat(),
+            "received_at": received.isoformat(),
             "action": result.action,
             "outcome": result.outcome,
             "reason": result.reason,
@@ -232,6 +251,7 @@ def _request(
     named: Case | None,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     """A new request; also a message naming a case whose requester is someone else: it is
     answered as its own sender's request, on its own budget, and told nothing of that case."""
@@ -244,7 +264,7 @@ def _request(
         sent=_sent(tx, extraction.sender, now, settings),
         listed=listed,
     )
-    decided = plan(extraction, facts, now, settings)
+    decided = plan(extraction, facts, now, settings, received)
     mails = decided.mails
     if decided.case_is_new:
         tx.next_case_number()
@@ -275,10 +295,11 @@ def _follow_up(
     case: Case | None,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     assert case is not None
     if case.status is CaseStatus.CLOSED:
-        return _reopen(tx, extraction, raw, case, now, settings)
+        return _reopen(tx, extraction, raw, case, now, settings, received)
     decision = cases.follow_up(case, extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
     if decision.case is not case:
@@ -298,6 +319,7 @@ def _reopen(
     closed: Case,
     now: datetime,
     settings: Settings,
+    received: datetime,
 ) -> Outcome:
     """The requester's reply to a closed case: a new case for the same IP that links to the
     old one, on the requester's budget like any request."""
@@ -306,7 +328,7 @@ def _reopen(
         return _outcome(
             extraction, "review", "rate_limited", f"reply to closed {closed.id}: {spent}", None, ()
         )
-    case = cases.reopen(closed, tx.next_case_number(), extraction, now)
+    case = cases.reopen(closed, tx.next_case_number(), extraction, now, received)
     tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     ack = outgoing.sender_mail("review", case, "", settings, now, {"hours": 48})
     case = cases.record_reply(case, ack.message_id, "review", now)
@@ -325,6 +347,7 @@ def _command(
     known: Case | None,
     now: datetime,
     settings: Settings,
+    _received: datetime,
 ) -> Outcome:
     # A reviewer's reply without the token names the case only: refused for want of it.
     reference = review.token_reference(extraction) or (known.id if known else "", "")

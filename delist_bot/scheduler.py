@@ -1,6 +1,8 @@
 """The long-running worker: the only module that imports APScheduler.
 
-Jobs never overlap (max_instances=1, coalesce); missed and skipped runs are logged, not silent.
+Jobs never overlap (one lock for all of them); missed and skipped runs are logged, not silent.
+A stop (SIGTERM) returns only once the running job is finished, so the worker lock is released
+after the last byte this process writes.
 IMAP IDLE, on its own thread and connection, wakes the poll job as soon as mail arrives.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -19,6 +22,7 @@ from apscheduler.events import (
     JobEvent,
     JobExecutionEvent,
 )
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -33,8 +37,10 @@ log = logging.getLogger("delist_bot")
 
 def serve(worker: Worker) -> None:
     schedule = worker.config.schedule
+    pool = ThreadPoolExecutor()  # kept, to wait for its threads once the scheduler stops
     scheduler = BlockingScheduler(
         timezone=UTC,
+        executors={"default": pool},
         job_defaults={
             "max_instances": 1,
             "coalesce": True,
@@ -42,10 +48,29 @@ def serve(worker: Worker) -> None:
         },
     )
     stop = threading.Event()
+    busy = threading.Lock()  # held by every job: the stop waits for the one that runs
 
     def shutdown() -> None:
+        if stop.is_set():  # a second signal: the stop is under way already
+            return
         stop.set()
+        worker.stopping.set()  # the pass stops at its next safe point
         scheduler.shutdown(wait=False)
+
+    def exclusive(job: Callable[[], object], wait: bool = True) -> Callable[[], None]:
+        """JOB under the busy lock; one that starts after the stop does nothing, and one that
+        need not wait (the outbox: every pass ends by sending) is skipped while another runs."""
+
+        def run() -> None:
+            if not busy.acquire(blocking=wait):
+                return
+            try:
+                if not stop.is_set():
+                    job()
+            finally:
+                busy.release()
+
+        return run
 
     def one_pass() -> None:
         worker.guarded_pass()
@@ -54,17 +79,20 @@ def serve(worker: Worker) -> None:
 
     hour, minute = (int(part) for part in schedule.digest_time.split(":"))
     scheduler.add_job(
-        one_pass,
+        exclusive(one_pass),
         "interval",
         seconds=schedule.poll_seconds,
         id="pass",
         next_run_time=datetime.now(UTC),
     )
     scheduler.add_job(
-        worker.guarded_delivery, "interval", seconds=schedule.outbox_seconds, id="outbox"
+        exclusive(worker.guarded_delivery, wait=False),
+        "interval",
+        seconds=schedule.outbox_seconds,
+        id="outbox",
     )
     scheduler.add_job(
-        worker.send_digest,
+        exclusive(worker.send_digest),
         CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(schedule.timezone)),
         id="digest",
     )
@@ -77,7 +105,10 @@ def serve(worker: Worker) -> None:
     log.info("worker started: pass every %s s", schedule.poll_seconds)
     scheduler.start()
     stop.set()
-    log.info("worker stopped")
+    worker.stopping.set()
+    pool.shutdown(wait=True)  # the job that was running has finished: pass, courier, journal
+    with busy:
+        log.info("worker stopped")
 
 
 def _report(event: JobEvent) -> None:

@@ -44,3 +44,30 @@ def due_steps(case: Case, now: datetime, ages: Ages) -> list[str]:
     if awaiting and not case.first_contact_at and not case.holding_sent_at and age >= ages.holding:
         steps.append("holding")
     return steps
+
+
+STEP_TOLERANCE = timedelta(hours=1)  # NTP slews by milliseconds; a step past this is an event
+
+
+@dataclass(frozen=True)
+class ClockMark:
+    """The wall clock at a pass beside the machine's elapsed-time clock (seconds since boot,
+    suspend included), which no one can set."""
+
+    wall: datetime
+    boot_id: str
+    uptime: float
+
+
+def clock_step(last: ClockMark | None, now: ClockMark) -> timedelta | None:
+    """How far the wall clock was stepped since LAST (positive: forward), beyond what really
+    elapsed; None when it agrees within STEP_TOLERANCE. Across a reboot only a wall clock
+    that went backwards can be told from downtime."""
+    if last is None:
+        return None
+    wall = now.wall - last.wall
+    if last.boot_id == now.boot_id and now.uptime >= last.uptime:
+        step = wall - timedelta(seconds=now.uptime - last.uptime)
+    else:
+        step = min(wall, timedelta(0))
+    return step if abs(step) > STEP_TOLERANCE else None

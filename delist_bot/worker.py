@@ -1,6 +1,8 @@
 """The worker: one pass (poll, decide, send, time checks) and the APScheduler loop around it.
 
-A message that cannot be handled is quarantined with its reason and never blocks the next one.
+A message that cannot be handled is quarantined with its reason and never blocks the next one;
+messages are read before the store is locked; a store that cannot be written stops the pass, a
+mailbox that refuses a move does not, and the deadlines run whatever the mailbox does.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from delist_bot import failpoints, sla
+from delist_bot import cases, failpoints, sla
 from delist_bot.config import Config, resolve
 from delist_bot.courier import Claimed, Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
-from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
+from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, open_mailbox
+from delist_bot.models import Case, Extraction
+from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
@@ -79,6 +83,16 @@ def review_secret(config: Config, store: Store) -> str:
     return str(secret)
 
 
+@dataclass(frozen=True)
+class Read:
+    """A fetched message and what the extractor made of it: read before any lock is taken, so
+    a slow message never holds the store (error: the extractor itself failed on it)."""
+
+    fetched: Fetched
+    extraction: Extraction | None = None
+    error: str | None = None
+
+
 class Worker:
     def __init__(self, config: Config, after_commit: Callable[[Processed], None] | None = None):
         self.config = config
@@ -86,48 +100,74 @@ class Worker:
         self.journal = Journal(self.store.path.with_name(self.store.path.name + ".journal"))
         self.settings = settings_for(config, review_secret(config, self.store))
         self.after_commit = after_commit  # a seam for crash tests: called between commit and move
+        self.stopping = threading.Event()  # set by SIGTERM: finish the group at hand, then stop
         self._last_error: str | None = None
+        self._last_fault: str | None = None  # what the logged error was about
+        self._move_error: str | None = None  # the folder whose moves are refused, logged
+        self._refused = False  # a move was refused in this pass
         self.fatal: StoreError | None = None
 
     # One pass -------------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> PassReport:
+        """Poll, then the deadlines and the outbox, which run whatever the mailbox does: an
+        unreachable mailbox is raised only after them."""
         now = now or utcnow()
         report = PassReport()
         courier = self._courier(now)
+        unreachable: MailboxError | None = None
         try:
-            report.processed = self.poll(now, report, courier)
-            report.deadlines = self.check_deadlines(now)
+            try:
+                report.processed = self.poll(now, report, courier)
+            except MailboxError as exc:
+                unreachable = exc
+            if not self.stopping.is_set():
+                report.deadlines = self.check_deadlines(now)
             self._deliver(courier, now, report)
         finally:
             courier.close()
-        moved = self.store.compact(now)
-        if moved:
-            log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
+        if not self.stopping.is_set():
+            moved = self.store.compact(now)
+            if moved:
+                log.info("archived %s", ", ".join(f"{n} {name}" for name, n in moved.items()))
+        if unreachable is not None:
+            raise unreachable
         return report
 
     def check_deadlines(self, now: datetime) -> list[tuple[str, str]]:
-        """The 48-hour promise: reminders, escalations and holding replies that are due."""
+        """The 48-hour promise: reminders, escalations and holding replies that are due. A
+        step of the wall clock since the last pass is logged, and each breach says its cause."""
+        mark = clock_mark(now)
         with self.store.transaction() as tx:
+            last = _mark_from(tx.get_state("clock"))
+            step = sla.clock_step(last, mark)
+            tx.set_state("clock", _mark_doc(mark))
             done = deadline_pass(tx, now, self.settings)
-        for case_id, step in done:
-            log.info("case %s: %s sent", case_id, step)
+            stepped = _explain_breaches(tx, done, step, last, now)
+        if step is not None:
+            _log_step(step, done, stepped)
+        for case_id, step_name in done:
+            log.info("case %s: %s sent", case_id, step_name)
         return done
 
     def poll(self, now: datetime, report: PassReport, courier: Courier) -> list[Processed]:
-        """Every request in the mailbox, a group of batches at a time. A group's replies are
-        claimed in its commit and sent by the courier while the next group is read."""
+        """Every request in the mailbox, a group of batches at a time: each group is read and
+        extracted with no lock held, then written in one commit that also claims the replies;
+        the courier sends them while the next group is read."""
         mailbox = open_mailbox(self.config)
         try:
-            done = []
-            batches = mailbox.batches()
+            self._refused = False
+            unfiled = self._refile(mailbox)
+            done: list[Processed] = []
+            batches = mailbox.batches(skip=unfiled)
             while True:
-                results, claimed = self._commit_group(batches, now, courier, report)
+                group = [] if self.stopping.is_set() else self._read_group(batches)
+                results, claimed = self._commit_group(group, now, courier, report)
                 for result in results:
                     failpoints.reach("after_commit")
                     if self.after_commit is not None:
                         self.after_commit(result)
                 courier.submit(claimed)  # claimed mail is always handed over, or it waits 5 min
-                done.extend(self._file_away(mailbox, results))
+                done.extend(self._file_away(mailbox, results, unfiled))
                 if not results:
                     break
             courier.wait()
@@ -135,66 +175,98 @@ class Worker:
                 settled = self._settle(tx, courier, report)
                 tx.set_state("last_poll", now.isoformat())
                 tx.set_state("mailbox_position", mailbox.position())
+                tx.set_state("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
             self.journal.discard(settled)
+            if not self._refused and self._move_error is not None:
+                log.info("messages are moved into %s again", self._move_error)
+                self._move_error = None
             return done
         finally:
             mailbox.close()
 
+    def _refile(self, mailbox: Mailbox) -> dict[str, str]:
+        """Messages recorded at an earlier pass whose move was refused: only the move is tried
+        again (reading them again would cost a fetch each pass, and once their Message-ID
+        leaves the 3-day memory, a second reply). Returns those still refused, by UID."""
+        with self.store.transaction() as tx:
+            stored = tx.get_state("unfiled") or {}
+        if stored.get("mailbox") != mailbox.identity():  # UIDs of another folder or UIDVALIDITY
+            return {}
+        unfiled: dict[str, str] = dict(stored.get("uids") or {})
+        for folder in sorted(set(unfiled.values())):
+            going = sorted(uid for uid, target in unfiled.items() if target == folder)
+            try:
+                mailbox.move(going, folder)
+            except MailboxRefused as exc:
+                self._move_failed(exc, len(going), folder)
+                continue
+            for uid in going:
+                del unfiled[uid]
+        return unfiled
+
+    def _read_group(self, batches: Iterator[list[Fetched]]) -> list[Read]:
+        """The next batches, extracted: GROUP_SECONDS of a backlog (a write costs as much as
+        the hot store is large), or a single batch when that is all there is."""
+        group: list[Read] = []
+        started = time.monotonic()
+        limit = GROUP_BATCHES * self.config.mailbox.batch_size
+        for batch in batches:
+            group += [_read(fetched) for fetched in batch]
+            if (
+                len(group) >= limit
+                or time.monotonic() - started >= GROUP_SECONDS
+                or self.stopping.is_set()
+            ):
+                break
+        return group
+
     def _commit_group(
-        self,
-        batches: Iterator[list[Fetched]],
-        now: datetime,
-        courier: Courier,
-        report: PassReport,
+        self, group: list[Read], now: datetime, courier: Courier, report: PassReport
     ) -> tuple[list[Processed], list[Claimed]]:
-        """One store write for the next batches, with the delivery results so far and the claim
-        on the mail that is due; no results when the mailbox is done. A backlog is taken
-        GROUP_SECONDS at a time, since a write costs as much as the hot store is large; a
-        single batch is written at once. If one message breaks the group, each is done alone."""
-        fetched: list[Fetched] = []
+        """One store write for GROUP, with the delivery results so far and the claim on the
+        mail that is due; no results when the mailbox is done. A store that cannot be written
+        stops the pass (nothing of the group is on disk, so nothing may leave the mailbox);
+        only a message that breaks its group is a reason to do each alone."""
+        claim = bool(group) or not self.stopping.is_set()
         try:
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                results: list[Processed] = []
-                started = time.monotonic()
-                for batch in batches:
-                    fetched += batch
-                    results += [self._record(tx, message, now) for message in batch]
-                    full = len(fetched) >= GROUP_BATCHES * self.config.mailbox.batch_size
-                    if full or time.monotonic() - started >= GROUP_SECONDS:
-                        break
-                claimed = self._claim(tx, now)
+                results = [self._record(tx, read, now) for read in group]
+                claimed = self._claim(tx, now) if claim else []
             self.journal.discard(settled)
         except (MailboxError, StoreError):
-            raise  # the world is broken, not the messages: retry the pass later
+            raise
+        except OSError as exc:
+            raise StoreError(f"store {self.store.path}: {exc}") from exc
         except Exception:
-            results = [self._commit_alone(message, now) for message in fetched]
+            results = [self._commit_alone(read, now) for read in group]
             with self.store.transaction() as tx:
-                claimed = self._claim(tx, now)
+                claimed = self._claim(tx, now) if claim else []
         return results, claimed
 
-    def _commit_alone(self, fetched: Fetched, now: datetime) -> Processed:
+    def _commit_alone(self, read: Read, now: datetime) -> Processed:
+        fetched = read.fetched
         try:
             with self.store.transaction() as tx:
-                return self._record(tx, fetched, now)
+                return self._record(tx, read, now)
         except (MailboxError, StoreError):
             raise
+        except OSError as exc:
+            raise StoreError(f"store {self.store.path}: {exc}") from exc
         except Exception as exc:  # a bug on one message must not block the queue
             log.exception("message %s could not be handled; quarantining it", fetched.uid)
-            result = Processed(
-                fetched.uid,
-                f"uid:{fetched.uid}",
-                None,
-                None,
-                "quarantined",
-                f"internal error: {type(exc).__name__}: {exc}",
-            )
+            result = _quarantined(fetched, f"internal error: {type(exc).__name__}: {exc}")
             with self.store.transaction() as tx:
                 _log_quarantine(tx, result, now)
             return result
 
-    def _file_away(self, mailbox: Mailbox, results: list[Processed]) -> list[Processed]:
-        """Only after the commit: the batch leaves the request folder, in one move per folder."""
+    def _file_away(
+        self, mailbox: Mailbox, results: list[Processed], unfiled: dict[str, str]
+    ) -> list[Processed]:
+        """Only after the commit: the group leaves the request folder, in one move per folder.
+        A move the mailbox refuses (quota, a read-only folder) leaves those messages where
+        they are, recorded and answered, and adds them to UNFILED: later passes only try the
+        move again."""
         folders = self.config.mailbox
         filed = []
         for folder in (folders.processed_folder, folders.quarantine_folder):
@@ -203,27 +275,56 @@ class Worker:
                 for r in results
                 if (r.outcome == "quarantined") == (folder == folders.quarantine_folder)
             ]
-            mailbox.move([r.uid for r in going], folder)
+            if not going:
+                continue
+            try:
+                mailbox.move([r.uid for r in going], folder)
+            except MailboxRefused as exc:
+                self._move_failed(exc, len(going), folder)
+                unfiled.update({r.uid: folder for r in going})
+                filed += going
+                continue
             filed += [replace(r, folder=folder) for r in going]
         for result in filed:
             _log_processed(result)
         order = {r.uid: i for i, r in enumerate(results)}
         return sorted(filed, key=lambda r: order[r.uid])
 
-    def _record(self, tx: Transaction, fetched: Fetched, now: datetime) -> Processed:
+    def _move_failed(self, exc: MailboxError, count: int, folder: str) -> None:
+        """Logged once per folder until moves into it work again (a server's wording may
+        change from one refusal to the next: timings, counters)."""
+        if self._move_error != folder:
+            log.error(
+                "%s: %s recorded message(s) stay in %s; the move is tried again each pass",
+                exc,
+                count,
+                self.config.mailbox.folder,
+            )
+        self._move_error = folder
+        self._refused = True
+
+    def _record(self, tx: Transaction, read: Read, now: datetime) -> Processed:
+        fetched = read.fetched
         if fetched.raw is None:
             limit = self.config.mailbox.max_message_bytes
-            result = Processed(
-                fetched.uid,
-                f"oversize:{fetched.uid}",
-                None,
-                None,
-                "quarantined",
-                f"message is {fetched.size} bytes, over the {limit}-byte limit",
+            result = _quarantined(
+                fetched, f"message is {fetched.size} bytes, over the {limit}-byte limit", "oversize"
             )
             _log_quarantine(tx, result, now)
             return result
-        result = process(tx, fetched.uid, fetched.raw, now, self.settings)
+        if read.error is not None:
+            result = _quarantined(fetched, read.error)
+            _log_quarantine(tx, result, now)
+            return result
+        result = process(
+            tx,
+            fetched.uid,
+            fetched.raw,
+            now,
+            self.settings,
+            extraction=read.extraction,
+            arrived_at=fetched.arrived_at,
+        )
         if result.outcome == "quarantined":
             _log_quarantine(tx, result, now)
         return result
@@ -255,15 +356,16 @@ class Worker:
         return Courier(self.config, self.journal, self.settings.sender.address, now)
 
     def _deliver(self, courier: Courier, now: datetime, report: PassReport) -> None:
+        """Until nothing is due; when stopping, only what was claimed already."""
         while True:
+            courier.wait()
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                claimed = self._claim(tx, now)
+                claimed = [] if self.stopping.is_set() else self._claim(tx, now)
             self.journal.discard(settled)
             if not claimed:
                 return
             courier.submit(claimed)
-            courier.wait()
 
     def _claim(self, tx: Transaction, now: datetime) -> list[Claimed]:
         """Mark the oldest due mail as being sent (so no other sender takes it)."""
@@ -320,14 +422,103 @@ class Worker:
             self.fatal = exc
             return
         except (MailboxError, StoreError, OSError) as exc:
-            message = str(exc)
-            if message != self._last_error:
-                log.error("pass failed: %s (will retry)", message)
-            self._last_error = message
+            # A store fault is one fault however its wording varies (each write names its own
+            # spool file); a mailbox's wording says what changed (refused, then wrong password).
+            fault = "store" if isinstance(exc, StoreError | OSError) else str(exc)
+            if fault != self._last_fault:
+                log.error("pass failed: %s (will retry)", exc)
+            else:
+                log.debug("pass failed again: %s", exc)
+            self._last_error, self._last_fault = str(exc), fault
             return
         if self._last_error is not None:
             log.info("recovered after: %s", self._last_error)
-            self._last_error = None
+            self._last_error = self._last_fault = None
+
+
+def _read(fetched: Fetched) -> Read:
+    if fetched.raw is None:
+        return Read(fetched)
+    failpoints.reach("extract")
+    try:
+        return Read(fetched, extract(fetched.raw))
+    except Exception as exc:  # a bug on one message must not block the queue
+        log.exception("message %s could not be read; quarantining it", fetched.uid)
+        return Read(fetched, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _quarantined(fetched: Fetched, reason: str, kind: str = "uid") -> Processed:
+    return Processed(fetched.uid, f"{kind}:{fetched.uid}", None, None, "quarantined", reason)
+
+
+def clock_mark(now: datetime) -> sla.ClockMark:
+    """NOW beside the machine's elapsed-time clock, to tell a step of the wall clock from time
+    that really passed (CLOCK_BOOTTIME counts a suspend too; no one can set it)."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot_id = ""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return sla.ClockMark(now, boot_id, time.clock_gettime(clock))
+
+
+def _mark_doc(mark: sla.ClockMark) -> dict[str, Any]:
+    return {"wall": mark.wall.isoformat(), "boot_id": mark.boot_id, "uptime": mark.uptime}
+
+
+def _mark_from(doc: Any) -> sla.ClockMark | None:
+    try:
+        return sla.ClockMark(
+            datetime.fromisoformat(doc["wall"]), str(doc["boot_id"]), float(doc["uptime"])
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _explain_breaches(
+    tx: Transaction,
+    done: list[tuple[str, str]],
+    step: timedelta | None,
+    last: sla.ClockMark | None,
+    now: datetime,
+) -> list[str]:
+    """A breach the deadline steps recorded in this pass says what caused it: a step of the
+    wall clock, or no pass running in time (the worker was down). Returns the cases blamed on a
+    clock step."""
+    blamed = []
+    for case_id in dict.fromkeys(case_id for case_id, _ in done):
+        case = tx.case(case_id)
+        if case is None or case.breached_at != now or _explained(case):
+            continue
+        if step is not None:
+            text = f"clock_step: the wall clock was stepped {_span(step)} since the last pass"
+            blamed.append(case_id)
+        else:
+            since = f"between {last.wall.isoformat()} and" if last else "before"
+            text = f"worker_down: no pass ran {since} {now.isoformat()}"
+        tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
+    return blamed
+
+
+def _explained(case: Case) -> bool:
+    causes = ("worker_down:", "clock_step:")
+    return any(e.kind == "breach" and e.text.startswith(causes) for e in case.events)
+
+
+def _log_step(step: timedelta, done: list[tuple[str, str]], blamed: list[str]) -> None:
+    log.warning(
+        "clock step: the wall clock moved %s since the last pass, more than really elapsed; "
+        "deadlines follow the wall clock: %s step(s) taken now, %s breach(es) recorded as "
+        "clock_step%s",
+        _span(step),
+        len(done),
+        len(blamed),
+        f" ({', '.join(blamed)})" if blamed else "",
+    )
+
+
+def _span(step: timedelta) -> str:
+    return f"{abs(step)} {'forward' if step > timedelta(0) else 'back'}"
 
 
 def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:

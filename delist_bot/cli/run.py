@@ -16,7 +16,7 @@ from delist_bot.cli.app import cli, config_option, load_config, one_line_errors,
 @click.option("--now", callback=parse_now, help="Evaluate time as if at this instant (ISO 8601).")
 def run(config_path: str | None, once: bool, now: datetime | None) -> None:
     """Answer the delist@ mailbox: poll, decide, record, reply; forever or --once."""
-    from delist_bot.worker import Worker
+    from delist_bot.worker import Worker, install_signal_handlers
 
     with one_line_errors():
         worker = Worker(load_config(config_path))
@@ -25,6 +25,7 @@ def run(config_path: str | None, once: bool, now: datetime | None) -> None:
             return
         worker.store.hold_worker_lock()
         try:
+            install_signal_handlers(worker.stopping.set)  # stop at a safe point, then release
             report = worker.run_once(now)
         finally:
             worker.store.release_worker_lock()

@@ -11,13 +11,14 @@ import shlex
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from datetime import UTC, datetime
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from delist_bot.config import Config, MailboxConfig
-from delist_bot.mailbox import Fetched, MailboxError
+from delist_bot.mailbox import Fetched, MailboxError, MailboxRefused
 
 log = logging.getLogger(__name__)
 IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)
@@ -63,6 +64,15 @@ def connect(settings: MailboxConfig) -> imapclient.IMAPClient:
     return client
 
 
+def _aware(stamp: object) -> datetime | None:
+    """INTERNALDATE as an aware time in UTC; None if the server sent none we can read."""
+    if not isinstance(stamp, datetime):
+        return None
+    if stamp.tzinfo is None:  # imapclient gives local time when it cannot keep the offset
+        stamp = stamp.astimezone()
+    return stamp.astimezone(UTC)
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc)
     return text if text else type(exc).__name__
@@ -74,18 +84,28 @@ class ImapMailbox:
         self.client = connect(self.settings)
         try:
             for folder in (self.settings.processed_folder, self.settings.quarantine_folder):
-                if not self.client.folder_exists(folder):
-                    self.client.create_folder(folder)
+                self._create(folder)
             selected = self.client.select_folder(self.settings.folder)
         except (OSError, IMAPClientError) as exc:
             self.close()
             raise MailboxError(f"IMAP folder {self.settings.folder}: {_reason(exc)}") from exc
+        self.client.normalise_times = False  # INTERNALDATE with the server's own offset
         self.uidvalidity = int(selected.get(b"UIDVALIDITY", 0))
         self.last_uid = 0
 
-    def batches(self) -> Iterator[list[Fetched]]:
+    def _create(self, folder: str) -> None:
+        """A folder that cannot be created is no reason to stop reading requests: the move
+        into it fails later, and the worker logs that and leaves the message in place."""
+        if self.client.folder_exists(folder):
+            return
         try:
-            uids = sorted(self.client.search("ALL"))
+            self.client.create_folder(folder)
+        except IMAPClientError as exc:
+            log.debug("IMAP create %s: %s", folder, _reason(exc))
+
+    def batches(self, skip: Collection[str] = ()) -> Iterator[list[Fetched]]:
+        try:
+            uids = sorted(uid for uid in self.client.search("ALL") if str(uid) not in skip)
             size = self.settings.batch_size
             for start in range(0, len(uids), size):
                 yield self._fetch(uids[start : start + size])
@@ -93,10 +113,8 @@ class ImapMailbox:
             raise MailboxError(f"IMAP fetch: {_reason(exc)}") from exc
 
     def _fetch(self, uids: list[int]) -> list[Fetched]:
-        sizes = {
-            uid: int(d[b"RFC822.SIZE"])
-            for uid, d in self.client.fetch(uids, ["RFC822.SIZE"]).items()
-        }
+        heads = self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+        sizes = {uid: int(d[b"RFC822.SIZE"]) for uid, d in heads.items()}
         wanted = [uid for uid in uids if sizes.get(uid, 0) <= self.settings.max_message_bytes]
         bodies = self.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
         batch = []
@@ -104,7 +122,8 @@ class ImapMailbox:
             if uid not in sizes:
                 continue  # expunged by someone else meanwhile
             raw = bodies.get(uid, {}).get(b"BODY[]")
-            batch.append(Fetched(str(uid), sizes[uid], raw if uid in wanted else None))
+            arrived = _aware(heads[uid].get(b"INTERNALDATE"))
+            batch.append(Fetched(str(uid), sizes[uid], raw if uid in wanted else None, arrived))
             self.last_uid = max(self.last_uid, uid)
         return batch
 
@@ -123,8 +142,17 @@ class ImapMailbox:
                 self.client.uid_expunge(numbers)
             else:
                 self.client.expunge()
-        except (OSError, IMAPClientError) as exc:
+        except (OSError, IMAPClientAbortError) as exc:
             raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from exc
+        except IMAPClientError as exc:  # NO or BAD: this command failed; is the server there?
+            try:
+                self.client.noop()
+            except (OSError, IMAPClientError) as lost:
+                raise MailboxError(f"IMAP move to {folder}: {_reason(exc)}") from lost
+            raise MailboxRefused(f"IMAP move to {folder}: {_reason(exc)}") from exc
+
+    def identity(self) -> str:
+        return f"imap:{self.settings.folder}:{self.uidvalidity}"
 
     def position(self) -> dict[str, int | str]:
         return {"kind": "imap", "uidvalidity": self.uidvalidity, "last_uid": self.last_uid}
