@@ -215,7 +215,7 @@ def test_sigterm_mid_pass_finishes_the_batch_and_keeps_the_lock_until_the_end(
         tmp_path / "store.json",
         mailbox={"batch_size": 5, "idle": False},
         schedule={"poll_seconds": 3600, "outbox_seconds": 3600},
-        limits={"replies_per_sender": 100},
+        limits={"replies_per_sender": 100, "replies_per_domain": 1000},
     )
     settings["smtp"]["port"] = port  # the gated server, not the fixture's
     config_file = _write_toml(tmp_path, settings)
@@ -324,7 +324,7 @@ def test_a_folder_over_quota_leaves_requests_in_place_and_deadlines_run(
         tmp_path / "store.json",
         mailbox={"batch_size": 5},
         review={"operators": ["ops@delist.example.net"]},
-        limits={"replies_per_sender": 100},
+        limits={"replies_per_sender": 100, "replies_per_domain": 1000},
     )
     worker = Worker(from_dict(settings, {}))
     deliver(quota_dovecot, user, reviews(60, "quota"))  # more than one group of batches
