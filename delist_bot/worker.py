@@ -23,6 +23,7 @@ from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
 from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, open_mailbox
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
+from delist_bot.quarantine import QuarantineKind, quarantine_record
 from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
@@ -189,7 +190,7 @@ class Worker:
                 f"internal error: {type(exc).__name__}: {exc}",
             )
             with self.store.transaction() as tx:
-                _log_quarantine(tx, result, now)
+                _log_quarantine(tx, result, now, fetched, QuarantineKind.INTERNAL)
             return result
 
     def _file_away(self, mailbox: Mailbox, results: list[Processed]) -> list[Processed]:
@@ -220,11 +221,11 @@ class Worker:
                 "quarantined",
                 f"message is {fetched.size} bytes, over the {limit}-byte limit",
             )
-            _log_quarantine(tx, result, now)
+            _log_quarantine(tx, result, now, fetched)
             return result
         result = process(tx, fetched.uid, fetched.raw, now, self.settings)
         if result.outcome == "quarantined":
-            _log_quarantine(tx, result, now)
+            _log_quarantine(tx, result, now, fetched)
         return result
 
     def send_digest(self, now: datetime | None = None) -> PassReport:
@@ -329,9 +330,17 @@ class Worker:
             self._last_error = None
 
 
-def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:
+def _log_quarantine(
+    tx: Transaction,
+    result: Processed,
+    now: datetime,
+    fetched: Fetched,
+    kind: QuarantineKind = QuarantineKind.INPUT,
+) -> None:
+    """KIND says whether bad input or a bug put it there (a bug is not quiet: see
+    quarantine.py); the digest finds the message in the quarantine folder for a retry."""
     tx.record_quarantine(
-        {"uid": result.uid, "key": result.key, "reason": result.reason, "at": now.isoformat()}
+        quarantine_record(result.uid, result.key, result.reason, now, kind, fetched.raw)
     )
 
 

@@ -3,7 +3,18 @@
 User errors become one clear line and a non-zero exit, never a traceback.
 """
 
-from delist_bot.cli import blocklist, cases, parse, report, run
+from delist_bot.cli import blocklist, cases, init, parse, quarantine, report, run, templates
 from delist_bot.cli.app import cli, main
 
-__all__ = ["blocklist", "cases", "cli", "main", "parse", "report", "run"]
+__all__ = [
+    "blocklist",
+    "cases",
+    "cli",
+    "init",
+    "main",
+    "parse",
+    "quarantine",
+    "report",
+    "run",
+    "templates",
+]
