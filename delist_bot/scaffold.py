@@ -15,6 +15,7 @@ CONFIG_NAME = "delist-bot.toml"
 SECRET_NAME = "review.secret"
 ENV_NAME = "delist-bot.env"
 FOLDERS = ("data", "templates")
+MAILDIR = ("mail/cur", "mail/new", "mail/tmp")  # --local: requests are dropped into mail/new
 
 
 class ScaffoldError(Exception):
@@ -105,7 +106,7 @@ def write(folder: Path, local: bool, secret: str | None = None) -> Written:
     if existing:
         raise ScaffoldError(f"{existing[0]} exists; init writes only into a new installation")
     try:
-        for name in FOLDERS:
+        for name in FOLDERS + (MAILDIR if local else ()):
             (folder / name).mkdir(parents=True, exist_ok=True)
         _private(targets[0], config_text(local))
         _private(targets[1], (secret or secrets.token_hex(32)) + "\n")
