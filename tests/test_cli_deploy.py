@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from delist_bot.scaffold import write
 from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings
 from tests.imap_helpers import count
 from tests.servers import Dovecot, SmtpServer
@@ -158,7 +159,7 @@ def test_services_are_hardened(systemd: Path, unit: str) -> None:
 
 
 def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
-    assert delist_bot("init", "--local", str(tmp_path)).returncode == 0
+    write(tmp_path, local=True)
     for sample in DATA_SAMPLES.glob("0[1-3]*.eml"):
         (tmp_path / "mail" / "new" / sample.name).write_bytes(sample.read_bytes())
     config = str(tmp_path / "delist-bot.toml")
@@ -172,7 +173,7 @@ def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
 
 
 def test_text_logs_under_journald_leave_the_time_to_the_journal(tmp_path: Path) -> None:
-    assert delist_bot("init", "--local", str(tmp_path)).returncode == 0
+    write(tmp_path, local=True)
     sample = next(DATA_SAMPLES.glob("01*.eml"))
     (tmp_path / "mail" / "new" / sample.name).write_bytes(sample.read_bytes())
     result = subprocess.run(
