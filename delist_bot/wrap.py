@@ -35,14 +35,16 @@ def _wrap_line(line: str, width: int) -> str:
     head = marker.group(0) if marker else line[: len(line) - len(line.lstrip())]
     hang = " " * len(head)  # continuation lines line up under the item's or the value's text
     lines: list[str] = []
-    current, has_word = head, False
+    words: list[str] = []
+    # Lengths kept as running sums: a requester's 1 MB paragraph costs one pass, not one per word.
+    chars = octets = len(head)
     for word in line[len(head) :].split():
-        trial = f"{current} {word}" if has_word else current + word
-        if has_word and not fits(trial, width):
-            lines.append(current)
-            current = hang + word
-        else:
-            current = trial
-        has_word = True
-    lines.append(current)
+        word_octets = qp_length(word)
+        if words and (chars + 1 + len(word) > width or octets + 1 + word_octets > WIDTH):
+            lines.append((head if not lines else hang) + " ".join(words))
+            words, chars, octets = [], len(hang), len(hang)
+        chars += len(word) + (1 if words else 0)
+        octets += word_octets + (1 if words else 0)
+        words.append(word)
+    lines.append((head if not lines else hang) + " ".join(words))
     return "\n".join(lines)

@@ -220,3 +220,11 @@ def test_a_missing_templates_folder_is_one_line(site: Path) -> None:
 
 def test_built_in_templates_check_clean() -> None:
     assert check(None) == []
+
+
+def test_a_hostile_paragraph_wraps_whole() -> None:
+    """A requester's 1 MB line of short words (their words reach the reviewers' mail)."""
+    text = "ab " * 350_000
+    wrapped = wrap(text).split("\n")
+    assert all(len(line) <= WIDTH for line in wrapped)
+    assert sum(len(line.split()) for line in wrapped) == 350_000
