@@ -70,6 +70,7 @@ class ReviewConfig:
     reviewers: list[str] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)
     secret: str = ""
+    secret_file: str = ""  # a file (mode 0600) holding the secret; `delist-bot init` writes one
     authserv_id: str = ""
     require_listed: bool = False
     reminder_hours: float = 24.0
@@ -95,6 +96,11 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class TemplatesConfig:
+    path: str = ""  # a folder whose templates replace the built-in ones of the same name
+
+
+@dataclass(frozen=True)
 class Config:
     mailbox: MailboxConfig = field(default_factory=MailboxConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -102,6 +108,7 @@ class Config:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     base_dir: Path = Path(".")
 
 
@@ -136,7 +143,31 @@ def from_dict(
             sections[name] = _section(name, section_type, {}, environ)
     config = Config(**sections, base_dir=base_dir)
     _check_required(config)
-    return config
+    _check_templates(config)
+    return _with_secret_file(config)
+
+
+def _with_secret_file(config: Config) -> Config:
+    """The review secret from [review] secret_file, unless given itself (or by environment)."""
+    review = config.review
+    if review.secret or not review.secret_file:
+        return config
+    path = resolve(config, review.secret_file)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not text"
+        raise ConfigError(f"review.secret_file: cannot read {path}: {reason}") from exc
+    if not secret:
+        raise ConfigError(f"review.secret_file: {path} is empty")
+    return dataclasses.replace(config, review=dataclasses.replace(review, secret=secret))
+
+
+def _check_templates(config: Config) -> None:
+    if config.templates.path and not resolve(config, config.templates.path).is_dir():
+        raise ConfigError(
+            f"templates.path: {resolve(config, config.templates.path)} is not a folder"
+        )
 
 
 def _section(

@@ -9,12 +9,14 @@ import mailbox
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 
 from delist_bot.config import Config, MailboxConfig, ReviewConfig, SmtpConfig, StoreConfig
 from delist_bot.worker import PassReport, Worker
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+# Inside the installed package (a link to the top-level data/ in a checkout).
+SAMPLES = Path(str(files("delist_bot") / "data" / "samples"))
 DEMO_ADDRESS = "delist@delist-bot.example"
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from delist_bot.quarantine import attention_line
+
 STALE_POLLS = 3  # a poll older than three intervals means the worker is stuck or gone
 
 
@@ -23,6 +25,7 @@ class Facts:
     failed: int
     oldest_open_hours: float | None
     overdue: int
+    internal_errors: int = 0  # quarantined by a bug and not yet retried or dismissed
 
 
 def verdict(facts: Facts) -> tuple[list[str], list[str]]:
@@ -38,6 +41,7 @@ def verdict(facts: Facts) -> tuple[list[str], list[str]]:
         "oldest open case: "
         + (f"{facts.oldest_open_hours:.1f} h" if facts.oldest_open_hours is not None else "none"),
         f"overdue cases:    {facts.overdue}",
+        f"quarantine:       {facts.internal_errors} internal error(s) to look at",
     ]
     reasons = []
     if since_poll is None:
@@ -54,4 +58,6 @@ def verdict(facts: Facts) -> tuple[list[str], list[str]]:
     # No lock is not itself a fault: `run --once` from cron holds it only while it runs.
     if facts.overdue:
         reasons.append(f"{facts.overdue} case(s) past the 48-hour deadline without contact")
+    if facts.internal_errors:
+        reasons.append(attention_line(facts.internal_errors))
     return lines, reasons

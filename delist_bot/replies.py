@@ -20,6 +20,7 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
 from email.utils import format_datetime, make_msgid
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ import jinja2
 
 from delist_bot.addresses import AddressError, header_form, wire
 from delist_bot.models import OutgoingMail
+from delist_bot.wrap import wrap
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-LANGUAGES = ("en", "it")
+# The built-in templates, inside the installed package (a link to the top-level templates/ in
+# a checkout); an operator's folder ([templates] path) comes first.
+TEMPLATES = files("delist_bot") / "templates"
+LANGUAGES = ("en", "it")  # the built-in ones; an operator's folder may add more
 LOOP_HEADER = "X-Delist-Bot-Loop"
 ADDRESS_HEADERS = ("From", "To")
 _UTF8 = email_charset.Charset("utf-8")
@@ -93,10 +97,23 @@ class Thread:
     references: tuple[str, ...] = ()
 
 
+_override: Path | None = None
+
+
+def use_templates(folder: Path | None) -> None:
+    """Templates in FOLDER take the place of the built-in ones of the same name (for this
+    process: the configuration is read once at start)."""
+    global _override
+    _override = folder
+    environment.cache_clear()
+
+
 @cache
 def environment() -> jinja2.Environment:
+    built_in = jinja2.PackageLoader("delist_bot", "templates")
+    loaders = [jinja2.FileSystemLoader(_override), built_in] if _override else [built_in]
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html"]),
         keep_trailing_newline=True,
@@ -104,17 +121,24 @@ def environment() -> jinja2.Environment:
     )
 
 
+@cache
+def _template_names(_environment: jinja2.Environment) -> frozenset[str]:
+    return frozenset(_environment.list_templates())
+
+
 def template_name(kind: str, language: str | None) -> str:
     """The reply template for a kind in the sender's language, falling back to English."""
-    language = language if language in LANGUAGES else "en"
     name = f"replies/{kind}.{language}.txt"
-    if not (TEMPLATES / name).exists():
-        name = f"replies/{kind}.en.txt"
-    return name
+    return name if name in _template_names(environment()) else f"replies/{kind}.en.txt"
 
 
 def render(name: str, context: dict[str, Any]) -> str:
     return environment().get_template(name).render(**context, when=when)
+
+
+def render_text(name: str, context: dict[str, Any]) -> str:
+    """A mail body: the rendered template, each line wrapped for mail (see wrap.py)."""
+    return wrap(render(name, context))
 
 
 def when(moment: datetime) -> str:
@@ -208,7 +232,7 @@ def build_internal(
     attachment: bytes | None = None,
 ) -> OutgoingMail:
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
-    body: Message = _text(render(f"internal/{kind}.en.txt", context))
+    body: Message = _text(render_text(f"internal/{kind}.en.txt", context))
     if attachment is not None:
         parts = [body, request_part(attachment, case_id)]
         body = MIMEMultipart("mixed", boundary=_boundary(), _subparts=parts)
@@ -286,7 +310,7 @@ def build_reply(
     case_id: str | None = None,
 ) -> OutgoingMail:
     """A threaded, automatic-marked reply rendered from the kind's template."""
-    body = render(template_name(kind, language), {**context, "case_id": case_id})
+    body = render_text(template_name(kind, language), {**context, "case_id": case_id})
     message_id = make_msgid(idstring=case_id or "reply", domain=sender.domain)
     references = [*thread.references[-10:], thread.message_id] if thread.message_id else []
     raw = _compose(

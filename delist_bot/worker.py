@@ -27,6 +27,7 @@ from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, o
 from delist_bot.models import Case, Extraction
 from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
+from delist_bot.quarantine import QuarantineKind, quarantine_record
 from delist_bot.replies import Sender
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
@@ -257,7 +258,7 @@ class Worker:
             log.exception("message %s could not be handled; quarantining it", fetched.uid)
             result = _quarantined(fetched, f"internal error: {type(exc).__name__}: {exc}")
             with self.store.transaction() as tx:
-                _log_quarantine(tx, result, now)
+                _log_quarantine(tx, result, now, fetched, QuarantineKind.INTERNAL)
             return result
 
     def _file_away(
@@ -310,7 +311,7 @@ class Worker:
             result = _quarantined(
                 fetched, f"message is {fetched.size} bytes, over the {limit}-byte limit", "oversize"
             )
-            _log_quarantine(tx, result, now)
+            _log_quarantine(tx, result, now, fetched)
             return result
         if read.error is not None:
             result = _quarantined(fetched, read.error)
@@ -326,7 +327,7 @@ class Worker:
             arrived_at=fetched.arrived_at,
         )
         if result.outcome == "quarantined":
-            _log_quarantine(tx, result, now)
+            _log_quarantine(tx, result, now, fetched)
         return result
 
     def send_digest(self, now: datetime | None = None) -> PassReport:
@@ -521,9 +522,17 @@ def _span(step: timedelta) -> str:
     return f"{abs(step)} {'forward' if step > timedelta(0) else 'back'}"
 
 
-def _log_quarantine(tx: Transaction, result: Processed, now: datetime) -> None:
+def _log_quarantine(
+    tx: Transaction,
+    result: Processed,
+    now: datetime,
+    fetched: Fetched,
+    kind: QuarantineKind = QuarantineKind.INPUT,
+) -> None:
+    """KIND says whether bad input or a bug put it there (a bug is not quiet: see
+    quarantine.py); the digest finds the message in the quarantine folder for a retry."""
     tx.record_quarantine(
-        {"uid": result.uid, "key": result.key, "reason": result.reason, "at": now.isoformat()}
+        quarantine_record(result.uid, result.key, result.reason, now, kind, fetched.raw)
     )
 
 

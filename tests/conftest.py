@@ -1,4 +1,5 @@
-"""Shared fixtures: where the samples and the shared corpus live."""
+"""Shared fixtures: where the samples and the shared corpus live, the real servers, and the
+`system` marker that tests using those servers get (the fast lane is `pytest -m "not system"`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ from tests.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
 TESTS = Path(__file__).parent
 SAMPLES = TESTS / "samples"
 CORPUS = TESTS.parent.parent / "shared" / "corpus"
+
+
+# A test that uses one of these fixtures talks to a real server (or a browser, or the crash
+# drill's processes): it is marked `system` without its file saying so.
+SYSTEM_FIXTURES = frozenset(
+    {"dovecot", "imap_user", "imap_config", "smtp_server", "silent", "chromium", "systemd"}
+)
+SYSTEM_FILES = frozenset({"test_crash_drill.py", "test_fuzz_pass.py", "test_report_outputs.py"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SYSTEM_FIXTURES or item.path.name in SYSTEM_FILES:
+            item.add_marker(pytest.mark.system)
 
 
 def delist_bot(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

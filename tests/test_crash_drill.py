@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from delist_bot.ndr import extract
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, imap_settings
 from tests.imap_helpers import count, deliver
-from tests.servers import Dovecot, SmtpServer
+from tests.servers import Dovecot, Recorder, SmtpServer
 from tests.test_worker_imap import _write_toml
 
 REQUESTS = int(os.environ.get("DELIST_BOT_DRILL_REQUESTS", "240"))
@@ -33,6 +34,18 @@ TEMPLATES = {
     "need_info": DATA_SAMPLES / "07-need-info-placeholder.eml",
 }
 FAILPOINTS = ("store_write", "after_commit", "smtp_before_send", "smtp_accepted", None)
+MAILS_PER_WAVE = 8  # a wave of requests makes at least this many mails (a reply each)
+
+
+def kill_after_mails(process: subprocess.Popen, recorder: Recorder, mails: int) -> None:
+    """SIGKILL the pass once the SMTP server has accepted MAILS more mails: by progress, not
+    by a sleep, so the kill lands mid-pass on a fast machine and a slow one alike."""
+    target = len(recorder.messages) + mails
+    while process.poll() is None:
+        if len(recorder.messages) >= target:
+            process.send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.002)  # a polling interval, not a wait for an outcome
 
 
 def requests() -> list[tuple[bytes, str]]:
@@ -50,7 +63,13 @@ def requests() -> list[tuple[bytes, str]]:
     return made
 
 
-def run_pass(config_file: Path, failpoint: str | None, rng: random.Random, now: str | None = None):
+def run_pass(
+    config_file: Path,
+    failpoint: str | None,
+    rng: random.Random,
+    now: str | None = None,
+    recorder: Recorder | None = None,
+):
     env = {**os.environ}
     env.pop("DELIST_BOT_FAILPOINT", None)
     if failpoint:
@@ -63,11 +82,8 @@ def run_pass(config_file: Path, failpoint: str | None, rng: random.Random, now: 
         stderr=subprocess.PIPE,
         text=True,
     )
-    if failpoint is None and now is None:  # a kill at a random moment
-        try:
-            process.wait(timeout=rng.uniform(0.3, 1.0))
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
+    if recorder is not None:  # a kill at a random moment of the pass, whatever the machine's speed
+        kill_after_mails(process, recorder, rng.randint(1, MAILS_PER_WAVE))
     _, stderr = process.communicate(timeout=600)
     return process.returncode, stderr
 
@@ -93,7 +109,8 @@ def test_sigkill_at_any_moment_loses_nothing(
         failpoint = FAILPOINTS[k % len(FAILPOINTS)]
         most = 4 if failpoint == "store_write" else 8  # a pass writes its store a few times only
         setting = f"{failpoint}:{rng.randint(1, most)}" if failpoint else None
-        code, stderr = run_pass(config_file, setting, rng)
+        recorder = None if failpoint else smtp_server.recorder
+        code, stderr = run_pass(config_file, setting, rng, recorder=recorder)
         assert "Traceback" not in stderr, stderr
         if code == -signal.SIGKILL:
             kills[failpoint or "random moment"] += 1

@@ -100,9 +100,8 @@ def test_an_smtp_server_that_never_answers_keeps_mail_queued(
     request = NEED_INFO.read_bytes()
     # Each from its own sender, or the rate limit would answer only the first few.
     seed(config, [request.replace(b"example.", b"s%d.example." % n) for n in range(20)])
-    started = time.monotonic()
     report = Worker(config).run_once(NOW)
-    assert time.monotonic() - started < 10  # one timeout, not one per mail
+    assert len(silent.held) == 1  # one connection and its one timeout, not one per mail
     assert len(report.retrying) == 20
     assert "timed out" in report.retrying[0]["last_error"]
     assert all("timed out" in m["last_error"] for m in report.retrying)

@@ -67,3 +67,27 @@ def test_every_report_key_is_documented() -> None:
     now = datetime(2026, 11, 27, tzinfo=UTC)
     for key in build_report(QueueData([]), now, now):
         assert f"`{key}" in section, key
+
+
+def test_every_command_in_the_readme_exists() -> None:
+    """Each `delist-bot <command> [<subcommand>]` the README shows is a command (--help works),
+    and the deployment commands are all shown."""
+    from click.testing import CliRunner
+
+    from delist_bot.cli import cli
+
+    resolved = set()
+    for words in set(re.findall(r"delist-bot((?: [a-z][a-z-]+)+)", README)):
+        path, group = [], cli
+        for word in words.split():
+            if word not in getattr(group, "commands", {}):
+                break
+            path.append(word)
+            group = group.commands[word]
+        if path:  # prose such as "delist-bot runs a mailbox" names no command
+            result = CliRunner().invoke(cli, [*path, "--help"])
+            assert result.exit_code == 0, (path, result.output)
+            resolved.add(" ".join(path))
+    deploy = {"init", "config check", "templates list", "templates check", "run", "status"}
+    quarantine = {f"quarantine {c}" for c in ("list", "show", "retry", "dismiss")}
+    assert deploy | quarantine <= resolved

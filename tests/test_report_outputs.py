@@ -7,12 +7,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from delist_bot.demo import run_demo
+from delist_bot.store import Store
 from tests.conftest import TESTS, delist_bot
 from tests.servers import SmtpServer
 
@@ -142,9 +143,9 @@ def test_status(demo_config: Path) -> None:
     assert healthy.stdout.splitlines()[-1] == "healthy"
     assert "outbox:           1 pending, 0 failed" in healthy.stdout  # the approval's reply
 
-    text = demo_config.read_text().replace("[store]", "[schedule]\npoll_seconds = 1\n[store]")
-    demo_config.write_text(text)
-    time.sleep(3.5)
+    # The last poll as a stopped worker leaves it: ten minutes, over three 60 s intervals, ago.
+    with Store(demo_config.parent / "demo" / "store.json").transaction() as tx:
+        tx.set_state("last_poll", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
     stale = delist_bot("status", "--config", str(demo_config))
     assert stale.returncode == 1
     assert re.fullmatch(

@@ -109,6 +109,7 @@ def test_the_notification_carries_the_dossier_and_the_request(
     assert notification["Subject"].startswith("[DL-000001/")
     assert notification["Message-ID"].startswith("<review.DL-000001.")
     text = notification.get_payload(0).get_payload(decode=True).decode()
+    text = " ".join(text.split())  # lines are wrapped for mail
     for expected in (
         IP,
         "5.7.511",

@@ -3,7 +3,29 @@
 User errors become one clear line and a non-zero exit, never a traceback.
 """
 
-from delist_bot.cli import blocklist, cases, outbox, parse, report, run
+from delist_bot.cli import (
+    blocklist,
+    cases,
+    init,
+    outbox,
+    parse,
+    quarantine,
+    report,
+    run,
+    templates,
+)
 from delist_bot.cli.app import cli, main
 
-__all__ = ["blocklist", "cases", "cli", "main", "outbox", "parse", "report", "run"]
+__all__ = [
+    "blocklist",
+    "cases",
+    "cli",
+    "init",
+    "main",
+    "outbox",
+    "parse",
+    "quarantine",
+    "report",
+    "run",
+    "templates",
+]

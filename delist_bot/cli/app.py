@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 
 import click
 
-from delist_bot import __version__
+from delist_bot import __version__, logs
 from delist_bot.config import Config, ConfigError, load, resolve
+from delist_bot.logs import LogFormat
 from delist_bot.mailbox import MailboxError
+from delist_bot.replies import use_templates
 from delist_bot.store import Store, StoreError
 
 
@@ -61,16 +63,23 @@ config_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="delist-bot")
 @click.option("-v", "--verbose", is_flag=True, help="Log every message handled.")
-def cli(verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice([f.value for f in LogFormat]),
+    default=LogFormat.TEXT.value,
+    show_default=True,
+    help="Plain lines on stderr, or one JSON object a line.",
+)
+def cli(verbose: bool, log_format: str) -> None:
     """Run the delist@ mailbox for IPs blocked by Microsoft 365."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    logs.configure(logging.INFO if verbose else logging.WARNING, LogFormat(log_format))
 
 
 def load_config(path: str | None) -> Config:
-    return load(path)
+    """The configuration, with the operator's templates (if any) in place for this process."""
+    config = load(path)
+    use_templates(resolve(config, config.templates.path) if config.templates.path else None)
+    return config
 
 
 def open_store(config: Config) -> Store:

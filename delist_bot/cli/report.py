@@ -102,6 +102,7 @@ def _email(config: Config, now: datetime) -> None:
 @config_option
 def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
+    from delist_bot.cli.quarantine import unattended
     from delist_bot.health import Facts, verdict
     from delist_bot.mailbox import MailboxError, open_mailbox
     from delist_bot.models import OPEN_STATUSES
@@ -136,6 +137,7 @@ def status(config_path: str | None) -> None:
                 ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
             ),
             overdue=sum(1 for c in open_cases if not c.first_contact_at and now > c.due_at),
+            internal_errors=unattended(store),
         )
     )
     for line in lines:

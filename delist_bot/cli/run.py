@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from delist_bot.cli.app import cli, config_option, load_config, one_line_errors, parse_now
+from delist_bot.cli.quarantine import unattended
+from delist_bot.quarantine import attention_line
+
+EXIT_INTERNAL_ERRORS = 2  # 1 is a configuration or mailbox problem that stopped the pass
 
 
 @cli.command()
@@ -29,10 +34,14 @@ def run(config_path: str | None, once: bool, now: datetime | None) -> None:
             report = worker.run_once(now)
         finally:
             worker.store.release_worker_lock()
+        attention = unattended(worker.store)
     click.echo(
         f"processed {len(report.processed)} message(s); sent {len(report.sent)}, "
         f"retrying {len(report.retrying)}, failed {len(report.failed)}"
     )
+    if attention:  # a bug set messages aside: cron and systemd must see the failure
+        click.echo(f"delist-bot: {attention_line(attention)}", err=True)
+        sys.exit(EXIT_INTERNAL_ERRORS)
 
 
 @cli.command()
