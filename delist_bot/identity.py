@@ -70,8 +70,12 @@ def mailbox(value: str | None) -> Identity:
     local, domain = box.local_part, box.domain
     if box.route or not local or not domain:
         return Identity(None, "not an RFC 5322 address")
-    if '"' in str(box.addr_spec) or not _LOCAL.fullmatch(local) or not _plain_domain(domain):
-        return Identity(None, "not a plain address (a quoted local part, a literal, one label)")
+    if '"' in str(box.addr_spec):
+        return Identity(None, "a quoted local part")
+    if not _LOCAL.fullmatch(local):
+        return Identity(None, "a local part that is not 1 to 64 plain characters")
+    if not _plain_domain(domain):
+        return Identity(None, "a domain that is not plain labels (a literal, one label)")
     return Identity(f"{local}@{domain.lower()}")
 
 

@@ -75,7 +75,7 @@ def _mailbox(config: Config) -> list[str]:
 
 
 def _smtp(config: Config) -> list[str]:
-    from delist_bot.transport import Transport
+    from delist_bot.transport import can_send
 
     if config.smtp.kind == "files":
         path = resolve(config, config.smtp.path)
@@ -83,10 +83,6 @@ def _smtp(config: Config) -> list[str]:
         if not os.access(target, os.W_OK | os.X_OK):
             return [f"smtp.path: cannot write in {target}"]
         return []
-    transport = Transport(config)
-    try:
-        error = transport.check()
-    finally:
-        transport.close()
+    error = can_send(config)
     where = f"{config.smtp.host}:{config.smtp.port}"
     return [f"smtp: {where}: {error}"] if error else []

@@ -254,3 +254,14 @@ def _data(smtp: smtplib.SMTP, raw: bytes) -> tuple[int, bytes]:
         return smtp.data(raw)
     except smtplib.SMTPDataError as exc:
         return exc.smtp_code, exc.smtp_error
+
+
+def can_send(config: Config) -> str | None:
+    """None when the configured server takes mail from us to the team, else its answer: what
+    `status` and `config check` both ask, the way sending would."""
+    team = [*config.review.reviewers, *config.review.operators]
+    transport = Transport(config)
+    try:
+        return transport.check(config.smtp.from_address, team[0] if team else None)
+    finally:
+        transport.close()

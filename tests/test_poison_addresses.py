@@ -67,6 +67,11 @@ def check_the_reply(expected: str, smtp: SmtpServer, store_path: Path) -> None:
     """The acknowledgement to the sample's sender: sent to that address, or failed so."""
     if expected == "any":
         return
+    if expected == "none":  # no address to answer: quarantined with its reason, nothing queued
+        with Store(store_path).transaction() as tx:
+            assert [m for m in tx.outbox() if m["kind"] == "review"] == []
+            assert [q["reason"] for q in tx.quarantined()] == ["no sender address to reply to"]
+        return
     outcome, _, detail = expected.partition(":")
     acks = [
         (envelope, msg)

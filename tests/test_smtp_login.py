@@ -16,6 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from delist_bot.config import from_dict
 from delist_bot.courier import attempt
+from delist_bot.store.files import SPOOL_SUFFIX
 from delist_bot.transport import Outcome, Stage, Transport, judge
 from tests.conftest import imap_settings
 from tests.imap_helpers import deliver
@@ -185,7 +186,7 @@ def test_a_lost_spool_file_fails_its_mail_and_nothing_else(
         deliver(dovecot, imap_user, [ordinary(n)[1]])
         run_cli("run", "--once", "--config", config, "--now", start.isoformat())
         if n == 1:
-            [lost] = list((tmp_path / "store.json.spool").glob("*.jsonl"))
+            [lost] = list((tmp_path / "store.json.spool").glob("*" + SPOOL_SUFFIX))
     lost.unlink()  # by hand, say
     smtp_server.recorder.reply = None
 

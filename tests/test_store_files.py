@@ -75,7 +75,8 @@ def test_a_spool_file_of_the_old_format_is_still_read(tmp_path: Path) -> None:
     old = {"id": "old1", "raw": (b"old " + LATIN1).decode("latin-1")}
     (tmp_path / "s.json.spool" / "0ld.jsonl").write_text(json.dumps(old) + "\n")
     with store.transaction() as tx:
-        tx.db.table("outbox").insert({**tx.outbox()[0], "id": "old1", "spool": "0ld.jsonl"})
+        old_doc = {**tx.outbox()[0], "id": "old1", "body": "old1", "spool": "0ld.jsonl"}
+        tx.db.table("outbox").insert(old_doc)
     with store.transaction() as tx:
         docs = {doc["id"]: doc for doc in tx.outbox()}
         assert tx.mail_bytes(docs["old1"]) == b"old " + LATIN1
@@ -185,7 +186,8 @@ def test_every_file_and_folder_the_bot_makes_is_private_whatever_the_umask(
         (case, *_) = tx.open_cases()
         tx.save_case(decided_case(int(case.id[3:]), case.ip, NOW - timedelta(days=8)))
     worker.journal.record("m0", {"status": "sent"})  # as the courier writes it
-    assert stat.S_IMODE(worker.journal.path.stat().st_mode) == 0o600
+    [live] = worker.journal.path.parent.glob(worker.journal.path.name + ".live.*")
+    assert stat.S_IMODE(live.stat().st_mode) == 0o600
     worker.run_once(NOW)
     worker.store.hold_worker_lock()
     worker.store.release_worker_lock()
@@ -271,3 +273,14 @@ def test_a_lone_surrogate_this_process_saved_is_archived_by_this_process(tmp_pat
         tx.save_case(case)
     assert store.compact(NOW) == {"cases": 1}
     assert store.archive.case(case.id)["events"][-1]["text"] == "+3IA- \ufffd"
+
+
+def test_a_request_is_kept_while_its_case_is_hot_and_leaves_with_it(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.json")
+    with store.transaction() as tx:
+        tx.save_case(decided_case(1, "81.2.69.142", NOW - timedelta(days=8)))
+        tx.keep_request("DL-000001", b"the request")
+    assert store.request("DL-000001") == b"the request"
+    store.compact(NOW)  # decided 8 days ago: the case goes to the archive
+    assert store.request("DL-000001") is None
+    assert list((tmp_path / "s.json.requests").iterdir()) == []

@@ -106,7 +106,7 @@ def status(config_path: str | None) -> None:
     from delist_bot.health import Facts, verdict
     from delist_bot.mailbox import MailboxError, open_mailbox
     from delist_bot.models import OPEN_STATUSES
-    from delist_bot.transport import Transport
+    from delist_bot.transport import can_send
 
     with one_line_errors():
         config = load_config(config_path)
@@ -121,8 +121,7 @@ def status(config_path: str | None) -> None:
             mailbox_error = None
         except MailboxError as exc:
             mailbox_error = str(exc)
-        team = [*config.review.reviewers, *config.review.operators]
-        smtp_error = Transport(config).check(config.smtp.from_address, team[0] if team else None)
+        smtp_error = can_send(config)
     lines, reasons = verdict(
         Facts(
             now=now,

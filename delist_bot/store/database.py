@@ -128,6 +128,8 @@ class Store:
                 # All its mail is sent, its commit never happened, or a crash left it half-way.
                 if path.name not in wanted:
                     path.unlink(missing_ok=True)
+        for case in moved.get("cases", ()):  # a request is kept while its case is hot
+            (self.requests / f"{case['id']}.eml").unlink(missing_ok=True)
         return {name: len(records) for name, records in moved.items()}
 
     def history(
@@ -144,7 +146,7 @@ class Store:
         return [case_from_doc(d) for d in cases.values()], messages, outbox, quarantine
 
     def request(self, case_id: str) -> bytes | None:
-        """A case's request as it came (kept since cases keep it), or None."""
+        """A case's request as it came, while the case is in the hot store; else None."""
         try:
             return (self.requests / f"{case_id}.eml").read_bytes()
         except FileNotFoundError:

@@ -29,7 +29,7 @@ LOCK_TIMEOUT = 30.0
 PRIVATE_FILE = 0o600  # the store holds whole mails and the review secret
 PRIVATE_FOLDER = 0o700
 SPOOL_SUFFIX = ".mail"
-OLD_SPOOL_SUFFIX = ".jsonl"  # before 2026-12: latin-1 text in JSON lines, about 6x the bytes
+OLD_SPOOL_SUFFIX = ".jsonl"  # older versions: latin-1 text in JSON lines, about 6x the bytes
 
 
 class StoreError(Exception):
