@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 
 import delist_bot.cli
-import delist_bot.worker
+import delist_bot.worker  # `run` imports it when called: once here instead
+
+CHILD_SECONDS = 300
 
 
 def child(args: list[str], out: str, err: str) -> None:
     """In the forked child: become `delist-bot ARGS`, then exit without returning."""
     code = 1
+    signal.alarm(CHILD_SECONDS)  # a pass that hangs is killed (SIGALRM), never waited on forever
     try:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
