@@ -55,7 +55,7 @@ REFUSED = {"quarantined", "rejected", "not_applied"}  # each only with its reaso
 
 class Delivery(StrEnum):
     REQUEST = "request"  # delivered as it is
-    REPLY = "reply"  # answers the notification of a case the trial opens first
+    REPLY = "reply"  # answers a case the trial opens first: its notification or acknowledgement
 
 
 class Smtp(StrEnum):
@@ -75,18 +75,13 @@ class Candidate:
     def name(self) -> str:
         return self.file.removesuffix(".eml") + ("" if self.smtp is Smtp.PLAIN else "-smtputf8")
 
-    def raw(self, notification: Message | None) -> bytes:
+    def raw(self, thread: dict[bytes, str]) -> bytes:
+        """The candidate's bytes, a reply's placeholders filled in (see `thread`)."""
         if self.file in GENERATED:
             return GENERATED[self.file]()
         path = TESTS / self.file if self.file.startswith("hostile/") else SAMPLES / self.file
         raw = path.read_bytes()
-        if notification is None:
-            return raw
-        for placeholder, value in (
-            (b"@@SUBJECT@@", notification["Subject"]),
-            (b"@@MESSAGE_ID@@", notification["Message-ID"]),
-            (b"@@REVIEWER@@", REVIEWER),
-        ):
+        for placeholder, value in thread.items():
             raw = raw.replace(placeholder, value.encode())
         return raw
 
@@ -192,10 +187,24 @@ def ordinary_request(n: int) -> bytes:
     )
 
 
-def notifications(smtp: SmtpServer) -> list[Message]:
-    return [
-        m for _, m in smtp.recorder.messages if m["X-Delist-Bot-Action"] == "reviewer_notification"
-    ]
+def mails(smtp: SmtpServer, kind: str) -> list[Message]:
+    return [m for _, m in smtp.recorder.messages if m["X-Delist-Bot-Action"] == kind]
+
+
+def thread(smtp: SmtpServer) -> dict[bytes, str]:
+    """What a reply sample fills in: the case's notification to the reviewers (a reviewer's
+    answer) and its acknowledgement to the requester (the requester's answer)."""
+    (notification, *_), (acknowledgement, *_) = (
+        mails(smtp, "reviewer_notification"),
+        mails(smtp, "review"),
+    )
+    return {
+        b"@@SUBJECT@@": notification["Subject"],
+        b"@@MESSAGE_ID@@": notification["Message-ID"],
+        b"@@ACK_SUBJECT@@": acknowledgement["Subject"],
+        b"@@ACK_MESSAGE_ID@@": acknowledgement["Message-ID"],
+        b"@@REVIEWER@@": REVIEWER,
+    }
 
 
 def leftovers(store: Path) -> tuple[list[str], list[str]]:
@@ -249,13 +258,12 @@ def run_trial(
         trial.passes.append(Pass(at, *result))
 
     try:
-        notification, uid = None, "1"
+        fill, uid = {}, "1"
         if candidate.delivery is Delivery.REPLY:
             deliver(dovecot, user, [REQUEST.read_bytes()])
             run_pass(T0 - timedelta(minutes=10))
-            (notification, *_) = notifications(smtp) or [None]
-            uid = "2"
-        deliver(dovecot, user, [candidate.raw(notification)])
+            fill, uid = thread(smtp), "2"
+        deliver(dovecot, user, [candidate.raw(fill)])
         run_pass(T0)
         for n in range(1, 4):
             deliver(dovecot, user, [ordinary_request(n)])
@@ -263,7 +271,7 @@ def run_trial(
         run_pass(T0 + timedelta(days=2))  # reminder, escalation and holding: all due
         # A reviewer closes every case so far (the candidate's too): decided at day 3, archived
         # by the pass 8 days after that.
-        deliver(dovecot, user, [close(n) for n in notifications(smtp)])
+        deliver(dovecot, user, [close(n) for n in mails(smtp, "reviewer_notification")])
         for days in (3, 11):
             run_pass(T0 + timedelta(days=days))
         trial.sent = Counter(
