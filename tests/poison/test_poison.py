@@ -30,7 +30,7 @@ from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, TESTS, imap_settings, read_tsv
 from tests.imap_helpers import count, deliver
 from tests.servers import Dovecot, Recorder, SmtpServer, free_port
-from tests.test_review_imap import REVIEWER, reviewer_reply
+from tests.test_review_imap import OPERATOR, REVIEWER, reviewer_reply
 from tests.test_store_disk import big_request
 from tests.test_worker_imap import _write_toml
 
@@ -247,7 +247,7 @@ def run_trial(
         smtp,
         folder / "store.json",
         mailbox={"max_message_bytes": 20_000_000},
-        review={"reviewers": [REVIEWER], "secret": "poison-secret"},
+        review={"reviewers": [REVIEWER], "operators": [OPERATOR], "secret": "poison-secret"},
     )
     config = str(_write_toml(folder, settings))
 
