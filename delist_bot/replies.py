@@ -33,7 +33,7 @@ from delist_bot.wrap import wrap
 # The built-in templates, inside the installed package (a link to the top-level templates/ in
 # a checkout); an operator's folder ([templates] path) comes first.
 TEMPLATES = files("delist_bot") / "templates"
-LANGUAGES = ("en", "it")  # the built-in ones; an operator's folder may add more
+LANGUAGES = ("en", "it", "de", "fr", "es", "pt")  # built in; an operator's folder may add more
 LOOP_HEADER = "X-Delist-Bot-Loop"
 ADDRESS_HEADERS = ("From", "To")
 _UTF8 = email_charset.Charset("utf-8")
@@ -130,6 +130,11 @@ def template_name(kind: str, language: str | None) -> str:
     """The reply template for a kind in the sender's language, falling back to English."""
     name = f"replies/{kind}.{language}.txt"
     return name if name in _template_names(environment()) else f"replies/{kind}.en.txt"
+
+
+def template_language(name: str) -> str:
+    """The language a reply template is written in: the xx of replies/<kind>.<xx>.txt."""
+    return name.rsplit(".", 2)[-2]
 
 
 def render(name: str, context: dict[str, Any]) -> str:
@@ -310,7 +315,8 @@ def build_reply(
     case_id: str | None = None,
 ) -> OutgoingMail:
     """A threaded, automatic-marked reply rendered from the kind's template."""
-    body = render_text(template_name(kind, language), {**context, "case_id": case_id})
+    name = template_name(kind, language)
+    body = render_text(name, {**context, "case_id": case_id})
     message_id = make_msgid(idstring=case_id or "reply", domain=sender.domain)
     references = [*thread.references[-10:], thread.message_id] if thread.message_id else []
     raw = _compose(
@@ -322,6 +328,8 @@ def build_reply(
             ("Message-ID", message_id),
             ("In-Reply-To", thread.message_id),
             ("References", " ".join(references)),
+            # The language of the text actually sent (English where the sender's has no template).
+            ("Content-Language", template_language(name)),
             *_automatic(kind, sender, reply=True),
             ("X-Delist-Bot-Case", case_id),
         ],

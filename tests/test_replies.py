@@ -69,7 +69,7 @@ def test_every_kind_renders_in_every_language(kind: str, language: str) -> None:
 
 
 def test_language_falls_back_to_english() -> None:
-    assert template_name("portal", "de") == "replies/portal.en.txt"
+    assert template_name("portal", "nl") == "replies/portal.en.txt"
     assert template_name("portal", None) == "replies/portal.en.txt"
     assert template_name("portal", "it") == "replies/portal.it.txt"
 
