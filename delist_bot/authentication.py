@@ -48,10 +48,10 @@ def top_results(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 def vouches(results: Iterable[str], authserv_id: str, address: str) -> bool:
     """Our server saw dkim=pass for a domain aligned with the address's, or spf=pass for an
     aligned MAIL FROM domain (DMARC's relaxed alignment: the same organisational domain)."""
-    domain = address.rpartition("@")[2]
+    domain, ours = address.rpartition("@")[2], authserv_id.strip().lower()
     for value in results:
         header = _parse(value)
-        if header is None or (header.authserv_id or "").lower() != authserv_id.lower():
+        if header is None or (header.authserv_id or "").lower() != ours:
             continue
         for result in header.results:
             if (result.result or "").lower() != "pass":
