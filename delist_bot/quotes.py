@@ -61,6 +61,7 @@ _SIGNATURE = re.compile(r"--[ \t]?")
 # (Outlook's "Od: delist@...") starts a quote.
 _COLONS = (":", "\uff1a")
 _LABEL_WIDTH = 40
+_ATTRIBUTION_WIDTH = 300
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 TOKEN_LENGTH = 16
 REMOVED = "[removed]"
@@ -78,9 +79,13 @@ def cut(text: str, team: Iterable[str] = ()) -> str:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     addresses = tuple({a.strip().lower() for a in team if "@" in a})
     kept: list[str] = []
+    last = -1  # where in KEPT the last line with text is, while it may introduce a quote
     for number, line in enumerate(lines):
         bare = line.strip()
         if bare.startswith(">"):
+            if last >= 0 and _introduces_quote(kept[last].strip()):
+                del kept[last:]  # an attribution in a language the patterns do not know
+            last = -1
             continue
         if _SIGNATURE.fullmatch(line) or _names_team(bare, addresses):
             break
@@ -90,6 +95,7 @@ def cut(text: str, team: Iterable[str] = ()) -> str:
                 kept.pop()  # the attribution began on the line before ("On <date>, X\nwrote:")
             break
         kept.append(line)
+        last = len(kept) - 1 if bare else last
     return "\n".join(kept)
 
 
@@ -109,6 +115,11 @@ def _starts_quote(line: str, following: str, previous: str) -> bool:
     if _is_attribution_tail(line) and (_has_digit(line) or _has_digit(previous)):
         return True
     return bool(_OUTLOOK_LABEL.match(line) and _OUTLOOK_LABEL.match(following))
+
+
+def _introduces_quote(line: str) -> bool:
+    """The line right above a quoted block that ends in a colon and holds a date."""
+    return len(line) <= _ATTRIBUTION_WIDTH and line.endswith(_COLONS) and _has_digit(line)
 
 
 def _names_team(line: str, addresses: tuple[str, ...]) -> bool:

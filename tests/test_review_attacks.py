@@ -11,14 +11,20 @@ import pytest
 
 from delist_bot.authentication import vouches
 from delist_bot.blocklist import contains, parse_listing
+from delist_bot.config import Config
 from delist_bot.models import Case, Extraction
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import read_ip_token
 from delist_bot.quotes import scrub
 from delist_bot.review import case_token, parse_command, rejection
 from delist_bot.store import Store
+from delist_bot.worker import Worker
 from tests.conftest import DATA_SAMPLES
+from tests.imap_helpers import deliver
+from tests.servers import Dovecot, SmtpServer
 from tests.test_pipeline import SETTINGS, run, sent
+from tests.test_review_imap import T0 as imap_t0
+from tests.test_review_imap import config, open_a_case, reviewer_reply, settings  # noqa: F401
 
 SECRET = "test-secret"
 TOKEN = case_token(SECRET, "DL-000001")
@@ -92,6 +98,10 @@ QUOTED = {
         "The 550 5.7.511 code means your IP is blocked.\nFix the open relay first.",
     ),
     "a signature": ("info\nWhat do you send?\n-- \nRita, +46 8 123 456\n", "What do you send?"),
+    "an attribution in Finnish, above a quote": (
+        "info\nWhat do you send?\n\nsu 29.11.2026 klo 14.00 Ann kirjoitti:\n\n> note: internal\n",
+        "What do you send?",
+    ),
 }
 
 
@@ -274,3 +284,44 @@ def test_control_characters_in_a_command_reach_no_one(tmp_path: Path) -> None:
     body = question.get_payload(decode=True).decode()
     assert "What do you send?" in body
     assert not [c for c in body if ord(c) < 32 and c not in "\r\n\t"]
+
+
+# End to end: a reviewer's reply through Dovecot, the worker, and the requester's mail on SMTP.
+NOTE = "looks like the spammer of DL-000100, ask jane@isp.example"
+REPLIES_QUOTING_A_NOTE = {
+    "plain text, '>' quote, no attribution": (
+        "text/plain",
+        f"deny\nSorry, we cannot.\n\n> note\n> {NOTE}\n>\n> A delisting request needs a review.\n",
+    ),
+    "HTML only, Gmail in Polish": (
+        "text/html",
+        '<div dir="ltr">deny<br>Sorry, we cannot.</div><div class="gmail_quote">'
+        "<div>W dniu nie., 29 lis 2026 o 14:00 Ann napisał(a):</div>"
+        f'<blockquote class="gmail_quote">note<br>{NOTE}</blockquote></div>',
+    ),
+}
+
+
+@pytest.mark.parametrize("reply", REPLIES_QUOTING_A_NOTE.keys())
+def test_a_quoted_internal_note_never_reaches_the_requester(
+    dovecot: Dovecot,
+    imap_user: str,
+    smtp_server: SmtpServer,
+    config: Config,  # noqa: F811 (the fixture imported above)
+    reply: str,
+) -> None:
+    notification = open_a_case(dovecot, imap_user, smtp_server, config)
+    token = notification["Subject"].split("/")[1].split("]")[0]
+    content_type, body = REPLIES_QUOTING_A_NOTE[reply]
+    raw = reviewer_reply(notification, body, quote=False).replace(
+        b"Content-Type: text/plain", f"Content-Type: {content_type}".encode()
+    )
+    deliver(dovecot, imap_user, [raw])
+    Worker(config).run_once(imap_t0 + timedelta(hours=1))
+    to_requester = [m for _, m in smtp_server.recorder.messages if "mario@" in m["To"]]
+    [denied] = [m for m in to_requester if m["X-Delist-Bot-Action"] == "denied"]
+    assert "Sorry, we cannot." in denied.get_payload(decode=True).decode()
+    for mail in to_requester:
+        whole = mail.as_string()
+        for secret in ("spammer", "DL-000100", "jane@", "napisał", token, "review."):
+            assert secret not in whole, (mail["X-Delist-Bot-Action"], secret)
