@@ -11,10 +11,12 @@ import pytest
 
 from delist_bot.authentication import vouches
 from delist_bot.blocklist import contains, parse_listing
+from delist_bot.cases import Notice
 from delist_bot.config import Config
 from delist_bot.models import Case, Extraction
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import read_ip_token
+from delist_bot.outgoing import team_mail
 from delist_bot.quotes import scrub
 from delist_bot.review import case_token, parse_command, rejection
 from delist_bot.store import Store
@@ -325,3 +327,29 @@ def test_a_quoted_internal_note_never_reaches_the_requester(
         whole = mail.as_string()
         for secret in ("spammer", "DL-000100", "jane@", "napisał", token, "review."):
             assert secret not in whole, (mail["X-Delist-Bot-Action"], secret)
+
+
+def test_operators_mail_carries_no_token() -> None:
+    # Operators cannot give commands; their escalation goes to a queue where others may read it.
+    with_ops = dataclasses.replace(SETTINGS, operators=("ops@d.example",))
+    escalation = team_mail(Notice("operator_escalation", "operators"), CASE, with_ops, T0)
+    reminder = team_mail(Notice("reviewer_reminder", "reviewers"), CASE, with_ops, T0)
+    assert escalation is not None and reminder is not None
+    assert (
+        PIPELINE_TOKEN not in escalation.raw.decode() and "[DL-000001]" in escalation.raw.decode()
+    )
+    assert PIPELINE_TOKEN in reminder.raw.decode()
+
+
+@pytest.mark.parametrize("word", ["deny", "close", "info", "note", "take"])
+def test_only_approve_touches_the_block_list(tmp_path: Path, word: str) -> None:
+    store = Store(tmp_path / "s.json")
+    with store.transaction() as tx:
+        for network in ("81.2.0.0/16", "81.2.69.142/32", "2001:db8::/32"):
+            tx.add_listing(network, "", T0)
+        before = tx.listings(active_only=False)
+    run(store, REQUEST, T0)
+    result = run(store, command_mail(f"{word}\nreason"), T0 + timedelta(hours=1))
+    assert result.outcome == "applied"
+    with store.transaction() as tx:
+        assert tx.listings(active_only=False) == before
