@@ -47,7 +47,10 @@ _BANNER = re.compile(
 _OWN_TEXT = re.compile(
     r"a delisting request needs a review|case:[ \t]+DL-\d{6}\b|case DL-\d{6} for \S"
     r"|the sender wrote again on case DL-\d{6}|your reply on case DL-\d{6}"
-    r"|to decide, reply to this message|reply to this message with approve",
+    r"|to decide, reply to this message|reply to this message with approve"
+    # the notification's dossier, pasted on its own: other cases, the list entry's reason
+    r"|their words:|history:$|block list:[ \t]|delisted before:|earlier cases (?:for|in) "
+    r"|the original request is attached",
     re.IGNORECASE,
 )
 _TOKEN_TAG = re.compile(r"\[DL-\d{6}/[0-9a-fA-F]{16}\]")

@@ -23,8 +23,9 @@ _TAG = re.compile(r"\[(DL-\d{6})/([0-9a-f]{16})\]")
 _REFERENCE = re.compile(r"<review\.(DL-\d{6})\.([0-9a-f]{16})[.@]")
 _CASE_TAG = re.compile(r"\[(DL-\d{6})\]")
 # Control characters other than line ends and tabs: a NUL or an escape sequence in a reviewer's
-# text means nothing to the requester and some mail servers refuse a message holding one.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# text means nothing to the requester and some mail servers refuse a message holding one. Also
+# the invisible joiners and soft hyphen, which would hide a token from the scrubbing.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200c\u200d\u2060]")
 # A decided case's token still works this long: a colleague's reply sent at the same moment as
 # the decision, or a `note` on it. After that it is dead, so a token that leaked stops mattering.
 GRACE = timedelta(hours=1)

@@ -99,6 +99,15 @@ QUOTED = {
         "deny\nThe 550 5.7.511 code means your IP is blocked.\nFix the open relay first.",
         "The 550 5.7.511 code means your IP is blocked.\nFix the open relay first.",
     ),
+    "part of the notification pasted: other cases and the list entry": (
+        "deny\nStill spamming.\n\nHistory:\n    Block list:    listed as 81.2.0.0/16 (trap hits)\n"
+        "    Earlier cases for this IP: DL-000007 (denied, 2026-01-01)\n",
+        "Still spamming.",
+    ),
+    "a token with a soft hyphen in it": (
+        f"info\nWhat do you send? ref {TOKEN[:8]}\u00ad{TOKEN[8:]}",
+        "What do you send? ref [removed]",
+    ),
     "a signature": ("info\nWhat do you send?\n-- \nRita, +46 8 123 456\n", "What do you send?"),
     "an attribution in Finnish, above a quote": (
         "info\nWhat do you send?\n\nsu 29.11.2026 klo 14.00 Ann kirjoitti:\n\n> note: internal\n",
