@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ COMMANDS = ("approve", "deny", "info", "note", "take", "close")
 _TAG = re.compile(r"\[(DL-\d{6})/([0-9a-f]{16})\]")
 _REFERENCE = re.compile(r"<review\.(DL-\d{6})\.([0-9a-f]{16})[.@]")
 _CASE_TAG = re.compile(r"\[(DL-\d{6})\]")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # Control characters other than line ends and tabs: a NUL or an escape sequence in a reviewer's
 # text means nothing to the requester and some mail servers refuse a message holding one. Also
 # the invisible joiners and soft hyphen, which would hide a token from the scrubbing.
@@ -94,7 +96,9 @@ def _mailbox_key(address: str) -> str | None:
         found = wire(address)
     except AddressError:
         return None
-    return f"{found.local.lower().partition('+')[0]}@{found.domain.lower()}"
+    # ASCII letters only: str.lower() folds some non-ASCII letters into ASCII ones.
+    local = found.local.translate(_ASCII_LOWER).partition("+")[0]
+    return f"{local}@{found.domain.lower()}"
 
 
 def token_live(case: Case, now: datetime) -> bool:

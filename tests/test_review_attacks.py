@@ -192,10 +192,11 @@ def test_a_reviewer_in_another_spelling_is_still_a_reviewer(configured: str, sen
         "rev@delist.example.net.evil.example",
         "rev@dеlist.example.net",  # a Cyrillic е
         "re@delist.example.net",
+        "\uff4bate@delist.example.net",  # a full-width k: NFKC would fold it, NFC does not
     ],
 )
 def test_a_lookalike_is_not_a_reviewer(sender: str) -> None:
-    reviewers = ("rev@straße.example", "rev@delist.example.net")
+    reviewers = ("rev@straße.example", "rev@delist.example.net", "kate@delist.example.net")
     extraction = Extraction(from_address=sender)
     assert rejection(extraction, CASE, TOKEN, SECRET, reviewers, T0) is not None
 
