@@ -207,6 +207,21 @@ def test_authserv_id_as_written_in_the_configuration(authserv: str) -> None:
     assert vouches((good,), authserv, "rev@delist.example.net")
 
 
+@pytest.mark.parametrize(
+    ("result", "believed"),
+    [
+        (f"{AUTHSERV}; spf=pass smtp.mailfrom=jürgen@bücher.example (ok)", True),
+        (f"{AUTHSERV}; dkim=pass header.d=bücher.example", True),
+        (f"{AUTHSERV}; dkim=pass header.i=jürgen@xn--bcher-kva.example", True),
+        (f"{AUTHSERV}; spf=pass smtp.mailfrom=jürgen@bücher.evil.example", False),
+        (f"{AUTHSERV}; spf=pass smtp.mailfrom=a@b%u0000fc%cher.example", False),
+    ],
+)
+def test_a_utf8_result_is_read(result: str, believed: bool) -> None:
+    # RFC 8616: an SMTPUTF8 reviewer's MAIL FROM is written as UTF-8 by our server.
+    assert vouches((result,), AUTHSERV, "jürgen@bücher.example") is believed
+
+
 def test_an_ipv4_mapped_address_is_the_ipv4_address() -> None:
     # An NDR that logs the client as ::ffff:81.2.69.142 is about 81.2.69.142: its case must
     # find the IPv4 listing, or approve tells the sender "delisted" and removes nothing.
