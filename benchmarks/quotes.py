@@ -19,13 +19,16 @@ HOSTILE = {
     "dashes": lambda n: "-" * n,
     "attribution starts": lambda n: ("On 1 wrote" + "x" * 190 + "\n") * (n // 201),
     "newlines": lambda n: "\n" * n,
+    "dated lines above quotes": lambda n: "1:\n>\n" * (n // 5),
+    "a team address again and again": lambda n: "rev@d.example" * (n // 13) + ":",
 }
+TEAM = ("rev@d.example", "delist@d.example")
 ROUNDS = 5
 
 
 def _cost(text: str) -> float:
     started = time.perf_counter()
-    reviewer_text(text, {TOKEN})
+    reviewer_text(text, {TOKEN}, TEAM)
     return time.perf_counter() - started
 
 
@@ -33,7 +36,7 @@ def main(n: int = 200_000) -> None:
     for name, make in HOSTILE.items():
         small, large = make(n), make(2 * n)
         ratios = [_cost(large) / _cost(small) for _ in range(ROUNDS)]
-        print(f"{name:<24} {statistics.median(ratios):.2f}x")
+        print(f"{name:<32} {statistics.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ come from the public suffix list that publicsuffixlist bundles (it never fetches
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -31,6 +32,8 @@ TRACE_HEADERS = frozenset(
 )
 MAX_RESULTS_HEADER = 4096  # authres re-slices its input per token: bound what it reads
 MAX_TOP_RESULTS = 10
+_ESCAPED = re.compile(r"%u([0-9a-f]{6})%")
+_ESCAPE = {"%": "%u000025%"}
 
 
 def top_results(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
@@ -48,10 +51,10 @@ def top_results(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 def vouches(results: Iterable[str], authserv_id: str, address: str) -> bool:
     """Our server saw dkim=pass for a domain aligned with the address's, or spf=pass for an
     aligned MAIL FROM domain (DMARC's relaxed alignment: the same organisational domain)."""
-    domain = address.rpartition("@")[2]
+    domain, ours = address.rpartition("@")[2], authserv_id.strip().lower()
     for value in results:
         header = _parse(value)
-        if header is None or (header.authserv_id or "").lower() != authserv_id.lower():
+        if header is None or (header.authserv_id or "").lower() != ours:
             continue
         for result in header.results:
             if (result.result or "").lower() != "pass":
@@ -80,7 +83,7 @@ def _passed_domain(result: authres.core.AuthenticationResult) -> str | None:
     for kind, name in wanted.get(method, ()):
         for prop in result.properties:
             if (prop.type or "").lower() == kind and (prop.name or "").lower() == name:
-                domain = str(prop.value or "").rpartition("@")[2].strip()
+                domain = _unescaped(str(prop.value or "")).rpartition("@")[2].strip()
                 if domain:
                     return domain
     return None
@@ -89,10 +92,20 @@ def _passed_domain(result: authres.core.AuthenticationResult) -> str | None:
 def _parse(value: str) -> authres.AuthenticationResultsHeader | None:
     if len(value) > MAX_RESULTS_HEADER:
         return None
+    # authres reads ASCII only; a server may write a UTF-8 MAIL FROM (RFC 8616): each non-ASCII
+    # character goes through it as %uXXXXXX% (and a % as %u000025%), and comes back after.
+    text = "".join(_ESCAPE.get(c, c) if c.isascii() else f"%u{ord(c):06x}%" for c in value)
+    text = " ".join(text.split())
+    if len(text) > MAX_RESULTS_HEADER:
+        return None
     try:
-        return authres.AuthenticationResultsHeader.parse_value(" ".join(value.split()))
+        return authres.AuthenticationResultsHeader.parse_value(text)
     except (authres.AuthResError, ValueError, IndexError):
         return None  # a header we cannot read vouches for nobody
+
+
+def _unescaped(text: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _a_labels(domain: str) -> str:

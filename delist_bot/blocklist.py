@@ -8,6 +8,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from delist_bot.ndr.ips import plain_address
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -22,7 +26,20 @@ def parse_listing(text: str) -> Listing:
         network = ipaddress.ip_network(token, strict=False)
     except ValueError as exc:
         raise ValueError(f"{token!r} is not an IP address or CIDR network") from exc
-    return Listing(str(network), reason.strip())
+    return Listing(str(_unmapped(network)), reason.strip())
+
+
+def _unmapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> object:
+    """An IPv4-mapped IPv6 network (::ffff:81.2.0.0/112) as the IPv4 one it names: cases hold
+    IPv4 hosts as IPv4 addresses (see plain_address)."""
+    if (
+        network.version == 6
+        and network.prefixlen >= _MAPPED.prefixlen
+        and network.subnet_of(_MAPPED)
+    ):
+        host = plain_address(str(network.network_address))
+        return ipaddress.ip_network(f"{host}/{network.prefixlen - _MAPPED.prefixlen}")
+    return network
 
 
 def parse_file(text: str) -> tuple[list[Listing], list[str]]:
@@ -41,7 +58,7 @@ def parse_file(text: str) -> tuple[list[Listing], list[str]]:
 
 def contains(network: str, ip: str) -> bool:
     try:
-        return ipaddress.ip_address(ip) in ipaddress.ip_network(network)
+        return plain_address(ip) in ipaddress.ip_network(network)
     except ValueError:
         return False
 

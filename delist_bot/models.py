@@ -54,6 +54,7 @@ class Extraction:
     ip_placeholder: bool = False
     language: str | None = None
     own_words: str = ""
+    reply_text: str = ""  # the top-level text with its '>' quote marks: a reviewer's command
     redirected: bool = False
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()

@@ -159,15 +159,18 @@ def team_mail(
         "hours": int(settings.ages.escalation.total_seconds() // 3600),
         "holding_hours": int(settings.ages.holding.total_seconds() // 3600),
     }
+    # Operators give no commands: their mail (often a shared queue or ticket system) carries
+    # the case tag but never the token, which is for reviewers alone.
+    reviewers = notice.audience != "operators"
     return build_internal(
         notice.kind,
         recipients,
-        f"{notification_tag(case.id, token)} {titles[notice.kind]}",
+        f"{notification_tag(case.id, token) if reviewers else f'[{case.id}]'} {titles[notice.kind]}",
         context,
         settings.sender,
         now,
         case.id,
-        references=(notification_id(case.id, token, settings.sender.domain),),
+        references=(notification_id(case.id, token, settings.sender.domain),) if reviewers else (),
     )
 
 

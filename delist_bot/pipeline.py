@@ -122,7 +122,7 @@ def plan(
         case.id if case else None,
     )
     if case is not None:
-        case = cases.record_reply(case, mail.message_id, kind, now)
+        case = cases.record_reply(case, mail.message_id, kind, now, extraction.sender)
     return Plan(
         action, "not_listed" if kind == "not_listed" else "replied", "", case, is_new, (mail,)
     )
@@ -368,7 +368,8 @@ def _command(
         tx.save_case(cases.reject_command(case, refused, reviewer, now))
         return _outcome(extraction, "command", "rejected", refused, case, ())
     live = review.live_tokens(tx.cases(), settings.secret, now)
-    command = review.parse_command(extraction.own_words, live)
+    team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
+    command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
     return _apply(tx, extraction, decision, reviewer, now, settings)
 

@@ -47,35 +47,58 @@ _BANNER = re.compile(
 _OWN_TEXT = re.compile(
     r"a delisting request needs a review|case:[ \t]+DL-\d{6}\b|case DL-\d{6} for \S"
     r"|the sender wrote again on case DL-\d{6}|your reply on case DL-\d{6}"
-    r"|to decide, reply to this message|reply to this message with approve",
+    r"|to decide, reply to this message|reply to this message with approve"
+    # the notification's dossier, pasted on its own: other cases, the list entry's reason
+    r"|their words:|history:$|block list:[ \t]|delisted before:|earlier cases (?:for|in) "
+    r"|the original request is attached",
     re.IGNORECASE,
 )
 _TOKEN_TAG = re.compile(r"\[DL-\d{6}/[0-9a-fA-F]{16}\]")
-_TOKENED = re.compile(r"\b(DL-\d{6})[/.][0-9a-fA-F]{16}\b")
+# A token after its case id; also one cut short where the extractor's length limit fell.
+_TOKENED = re.compile(r"\b(DL-\d{6})[/.](?:[0-9a-fA-F]{16}\b|[0-9a-fA-F]{1,15}\Z)")
+# A signature: what follows "-- " is not for the requester.
+_SIGNATURE = re.compile(r"--[ \t]?")
+# A quote header in any language names the quoted mail's sender: the bot or a colleague. A line
+# that holds a team address and ends in a colon (Gmail's and Apple Mail's attribution: "вс, 29
+# нояб. 2026 г. в 14:00, <delist@...>:", "... 写道：") or has a label and colon before it
+# (Outlook's "Od: delist@...") starts a quote.
+_COLONS = (":", "\uff1a")
+_LABEL_WIDTH = 40
+_ATTRIBUTION_WIDTH = 300
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 TOKEN_LENGTH = 16
 REMOVED = "[removed]"
 
 
-def reviewer_text(text: str, live_tokens: Iterable[str] = ()) -> str:
-    """TEXT without quoted lines, quote headers, the bot's own words, and tokens."""
-    return scrub(cut(text), frozenset(t.lower() for t in live_tokens)).strip()
+def reviewer_text(text: str, live_tokens: Iterable[str] = (), team: Iterable[str] = ()) -> str:
+    """TEXT without quoted lines, quote headers, the bot's own words, a signature, and tokens.
+    TEAM: the bot's and the reviewers' addresses, which a quote header names."""
+    return scrub(cut(text, team), frozenset(t.lower() for t in live_tokens)).strip()
 
 
-def cut(text: str) -> str:
-    """Drop '>' lines; stop at the first quote header, banner or line of the bot's own text."""
+def cut(text: str, team: Iterable[str] = ()) -> str:
+    """Drop '>' lines; stop at the first quote header, banner, signature or line of the bot's
+    own text."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    addresses = tuple({a.strip().lower() for a in team if "@" in a})
     kept: list[str] = []
+    last = -1  # where in KEPT the last line with text is, while it may introduce a quote
     for number, line in enumerate(lines):
         bare = line.strip()
         if bare.startswith(">"):
+            if last >= 0 and _introduces_quote(kept[last].strip()):
+                del kept[last:]  # an attribution in a language the patterns do not know
+            last = -1
             continue
+        if _SIGNATURE.fullmatch(line) or _names_team(bare, addresses):
+            break
         following = lines[number + 1].strip() if number + 1 < len(lines) else ""
         if _starts_quote(bare, following, kept[-1].strip() if kept else ""):
             if kept and _wrapped_attribution(bare, kept[-1].strip()):
                 kept.pop()  # the attribution began on the line before ("On <date>, X\nwrote:")
             break
         kept.append(line)
+        last = len(kept) - 1 if bare else last
     return "\n".join(kept)
 
 
@@ -95,6 +118,25 @@ def _starts_quote(line: str, following: str, previous: str) -> bool:
     if _is_attribution_tail(line) and (_has_digit(line) or _has_digit(previous)):
         return True
     return bool(_OUTLOOK_LABEL.match(line) and _OUTLOOK_LABEL.match(following))
+
+
+def _introduces_quote(line: str) -> bool:
+    """The line right above a quoted block that ends in a colon and holds a date."""
+    return len(line) <= _ATTRIBUTION_WIDTH and line.endswith(_COLONS) and _has_digit(line)
+
+
+def _names_team(line: str, addresses: tuple[str, ...]) -> bool:
+    """A quote header in a language the patterns above do not know, naming the bot or a
+    colleague: the line ends in a colon, or a colon comes before the address (a label)."""
+    lowered = line.lower()
+    for address in addresses:
+        at = lowered.find(address)
+        if at < 0:
+            continue
+        label = lowered[: min(at, _LABEL_WIDTH)]
+        if lowered.endswith(_COLONS) or any(colon in label for colon in _COLONS):
+            return True
+    return False
 
 
 def _is_attribution_tail(line: str) -> bool:

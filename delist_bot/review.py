@@ -10,17 +10,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from delist_bot import authentication, quotes
+from delist_bot.addresses import AddressError, wire
 from delist_bot.models import OPEN_STATUSES, Case, Extraction
 
 COMMANDS = ("approve", "deny", "info", "note", "take", "close")
 _TAG = re.compile(r"\[(DL-\d{6})/([0-9a-f]{16})\]")
 _REFERENCE = re.compile(r"<review\.(DL-\d{6})\.([0-9a-f]{16})[.@]")
 _CASE_TAG = re.compile(r"\[(DL-\d{6})\]")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# Control characters other than line ends and tabs: a NUL or an escape sequence in a reviewer's
+# text means nothing to the requester and some mail servers refuse a message holding one. Also
+# the invisible joiners and soft hyphen, which would hide a token from the scrubbing.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200c\u200d\u2060]")
 # A decided case's token still works this long: a colleague's reply sent at the same moment as
 # the decision, or a `note` on it. After that it is dead, so a token that leaked stops mattering.
 GRACE = timedelta(hours=1)
@@ -63,10 +70,11 @@ def case_tag(subject: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_command(text: str, live_tokens: Iterable[str] = ()) -> Command:
+def parse_command(text: str, live_tokens: Iterable[str] = (), team: Iterable[str] = ()) -> Command:
     """The first non-empty line's first word is the command; the rest is the message, without
-    what the reviewer quoted and without any live token (it may reach the requester)."""
-    lines = quotes.reviewer_text(text, live_tokens).splitlines()
+    what the reviewer quoted and without any live token (it may reach the requester). TEXT is
+    the reply as written, '>' marks included; TEAM the addresses a quote header names."""
+    lines = quotes.reviewer_text(_CONTROL.sub("", text), live_tokens, team).splitlines()
     if not lines:
         return Command("", "")
     first, rest = lines[0].strip(), "\n".join(lines[1:]).strip()
@@ -74,6 +82,23 @@ def parse_command(text: str, live_tokens: Iterable[str] = ()) -> Command:
     word = word.strip().rstrip(":.,!").lower()
     message = "\n".join(part for part in (tail.strip(), rest) if part)
     return Command(word, message)
+
+
+def is_reviewer(address: str, reviewers: Iterable[str]) -> bool:
+    """ADDRESS is one of REVIEWERS however either is written: any case, a +tag, its domain in
+    Unicode or A-labels (IDNA 2008: straße.example is not strasse.example), NFC or NFD."""
+    key = _mailbox_key(address)
+    return key is not None and key in {_mailbox_key(r) for r in reviewers}
+
+
+def _mailbox_key(address: str) -> str | None:
+    try:
+        found = wire(address)
+    except AddressError:
+        return None
+    # ASCII letters only: str.lower() folds some non-ASCII letters into ASCII ones.
+    local = found.local.translate(_ASCII_LOWER).partition("+")[0]
+    return f"{local}@{found.domain.lower()}"
 
 
 def token_live(case: Case, now: datetime) -> bool:
@@ -100,7 +125,7 @@ def rejection(
     sender = (extraction.from_address or "").lower()
     if not sender:
         return f"not a reviewer: {extraction.from_problem or 'no From address'}"
-    if sender not in {r.lower() for r in reviewers}:
+    if not is_reviewer(sender, reviewers):
         return f"{sender} is not a reviewer"
     if not hmac.compare_digest(token, case_token(secret, case.id)):
         return "the case token is missing or wrong"

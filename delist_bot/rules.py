@@ -12,7 +12,7 @@ from enum import StrEnum
 from delist_bot.budget import Recipient, same_mailbox
 from delist_bot.models import Action, Case, Extraction
 from delist_bot.ndr.ips import is_public
-from delist_bot.review import token_reference
+from delist_bot.review import is_reviewer, token_reference
 
 _AUTOMATIC_SENDERS = re.compile(r"^(?:mailer-daemon|mail-daemon|no-?reply)@", re.I)
 _SUPPRESS_VALUES = re.compile(r"\b(?:oof|autoreply|all)\b", re.IGNORECASE)
@@ -93,7 +93,7 @@ def route(
         return Route.COMMAND
     if known_case is not None and speaks_for(extraction, known_case):
         return Route.FOLLOW_UP
-    if known_case is not None and any(same_mailbox(extraction.from_address, r) for r in reviewers):
+    if known_case is not None and is_reviewer(extraction.from_address or "", reviewers):
         return Route.COMMAND
     return Route.REQUEST
 

@@ -37,8 +37,9 @@ def test_every_client_and_language_is_sampled() -> None:
 @pytest.mark.parametrize("path", REPLIES, ids=[p.stem for p in REPLIES])
 def test_only_the_reviewers_words_remain(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    # As the reviewer's client wrote it, and as the extractor hands it on (quote marks removed).
-    for body in (text, extract(as_mail(text)).own_words):
+    # As the reviewer's client wrote it, and as the extractor hands it on (quote marks removed,
+    # and kept: the pipeline reads a command from reply_text).
+    for body in (text, extract(as_mail(text)).own_words, extract(as_mail(text)).reply_text):
         command = parse_command(body, {TOKEN})
         assert (command.word, command.message) == ("info", QUESTION)
 

@@ -14,7 +14,7 @@ from delist_bot.language import detect_language
 from delist_bot.models import Extraction, Statement
 from delist_bot.ndr.mime import OverBudget, header, parse_message, walk
 from delist_bot.ndr.statements import choose, dsn_statements, statements_in
-from delist_bot.ndr.text import client_language_hint, own_words
+from delist_bot.ndr.text import OWN_WORDS_WINDOW, client_language_hint, own_words
 
 # The headers rules.py reads to tell automatic mail from a person's request.
 MARKER_HEADERS = (
@@ -66,6 +66,7 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
     person_wrote = msg.get_content_type() != "multipart/report"
     own_body = "\n".join(b.text for b in found.blocks if b.depth == 0) if person_wrote else ""
     own = own_words(own_body)
+    marked = "\n".join(b.marked for b in found.blocks if b.depth == 0) if person_wrote else ""
     return Extraction(
         message_id=_message_id(header(msg, "Message-ID")),
         sender=resent_from or reply_to or sole_from.address,
@@ -81,6 +82,7 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         ip_placeholder=bool(best and best.ip_placeholder),
         language=_language(own, own_body),
         own_words=own[:4000],
+        reply_text=marked[:OWN_WORDS_WINDOW],
         redirected=resent_from is not None,
         in_reply_to=_message_id(header(msg, "In-Reply-To")),
         references=tuple(_MESSAGE_ID.findall(header(msg, "References") or ""))[-20:],

@@ -175,10 +175,18 @@ def read_ip_token(token: str) -> tuple[str | None, bool] | None:
     for candidate in candidates:
         candidate = candidate.removeprefix("IPv6:").removeprefix("ipv6:").strip("*_'\"<>.,;")
         try:
-            return str(ipaddress.ip_address(candidate)), False
+            return str(plain_address(candidate)), False
         except ValueError:
             continue
     return None
+
+
+def plain_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """TEXT as an address; an IPv4-mapped IPv6 one (::ffff:81.2.69.142) is the IPv4 host it
+    names, which is what a block list holds. Raises ValueError."""
+    address = ipaddress.ip_address(text)
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
 
 
 def is_public(ip: str | None) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from mailparser.utils import decode_header_part
 
-from delist_bot.ndr.text import html_to_text, normalize_text
+from delist_bot.ndr.text import OWN_WORDS_WINDOW, html_to_text, normalize_text
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_BOUNDARIES = 100  # the stdlib parser recurses per nesting level
@@ -38,6 +38,9 @@ class Block:
 
     text: str
     depth: int
+    # Depth 0 only: the start of the text with its '>' quote marks, for a reviewer's command
+    # (quotes.py must see what was quoted; `text` has the marks taken off for NDR matching).
+    marked: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def _visit(
 
 def _add_block(result: Walk, text: str, depth: int) -> None:
     if text.strip():
-        result.blocks.append(Block(normalize_text(text[:MAX_BLOCK_CHARS]), depth))
+        marked = normalize_text(text[:OWN_WORDS_WINDOW], unquote=False) if depth == 0 else ""
+        result.blocks.append(Block(normalize_text(text[:MAX_BLOCK_CHARS]), depth, marked))
 
 
 def _preferred_alternative(part: email.message.Message) -> email.message.Message:

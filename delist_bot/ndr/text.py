@@ -75,11 +75,11 @@ def folded(text: str) -> str:
     return text.casefold()
 
 
-def normalize_text(text: str) -> str:
-    """One newline style, no quote markers, plain spaces."""
+def normalize_text(text: str, unquote: bool = True) -> str:
+    """One newline style, no quote markers (with UNQUOTE), plain spaces."""
     if "\r" in text:
         text = _NEWLINES.sub("\n", text)
-    if text.lstrip(" \t").startswith(">") or _QUOTED_LINE.search(text):
+    if unquote and (text.lstrip(" \t").startswith(">") or _QUOTED_LINE.search(text)):
         text = _QUOTE_PREFIX.sub("", text)
     if not text.isascii() and any(c in text for c in _NBSP_CHARS):
         text = _NBSP.sub(" ", text)
@@ -109,24 +109,37 @@ class _TextCollector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._quoted = 0  # blockquotes open: their lines get '>' marks, as in a plain-text quote
+        self._line_start = True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
             self._skipping += 1
         elif tag == "hr":
-            self.parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
+            self._emit("\n" + "_" * 32 + "\n")  # Outlook's forward separator
         elif tag in self._BREAKS or tag == "blockquote":
-            self.parts.append("\n")
+            self._quoted += tag == "blockquote"
+            self._emit("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skipping = max(0, self._skipping - 1)
+        elif tag == "blockquote":
+            self._quoted = max(0, self._quoted - 1)
+            self._emit("\n")
         elif tag in self._BREAKS or tag in ("td", "th"):
-            self.parts.append("\n" if tag in self._BREAKS else " ")
+            self._emit("\n" if tag in self._BREAKS else " ")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
-            self.parts.append(data.replace("\r", " ").replace("\n", " "))
+            self._emit(data.replace("\r", " ").replace("\n", " "))
+
+    def _emit(self, text: str) -> None:
+        if self._quoted and self._line_start and text.strip():
+            text = "> " * self._quoted + text.lstrip()
+        self.parts.append(text)
+        if text.strip(" \t"):
+            self._line_start = text.endswith("\n")
 
 
 def html_to_text(markup: str) -> str:

@@ -18,6 +18,7 @@ from tinydb import Query, TinyDB
 from delist_bot.blocklist import contains, neighbourhood, specificity
 from delist_bot.budget import Counts, Limits, Recipient
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
+from delist_bot.ndr.ips import plain_address
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
 from delist_bot.store.files import SPOOL_SUFFIX, spool_mail
@@ -230,13 +231,14 @@ class Transaction:
         entry = self.listing_for(ip)
         if entry is None:
             return None
-        single = str(ipaddress.ip_network(ip))
+        host = plain_address(ip)  # a case stored as ::ffff:81.2.69.142 is about 81.2.69.142
+        single = str(ipaddress.ip_network(host))
         self.remove_listing(single, now, delisted_by=case_id)
         wider = self.listing_for(ip)
         if wider is None:
             return single
         self._except(single, wider["network"], now, case_id)
-        return f"{ip} from {wider['network']}"
+        return f"{host} from {wider['network']}"
 
     def _except(self, single: str, network: str, now: datetime, case_id: str) -> None:
         table = self.db.table("blocklist")
