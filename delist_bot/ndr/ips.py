@@ -10,7 +10,9 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from delist_bot.ndr import linear
 from delist_bot.ndr.text import folded
 
 _V4 = r"\d{1,3}(?:\.\s?\d{1,3}){3}"
@@ -24,7 +26,7 @@ _LIST_HOSTS = re.compile(
     r"spamhaus|cloudmark|spamcop|sorbs|barracuda|abuseat|senderscore|uceprotect|mailspike",
     re.IGNORECASE,
 )
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = linear.compile(
     r"""^[\s_*'"]*(?:
         (?:[xX#*n]{1,4}[.\s]*){2,}                      # xxx.xxx.xxx.xxx, XX.xxx.x.xxx, xxxx
       | (?:source\s+)?ip(?:[\s-]address)?(?:\s*\d)?    # IP address, IP1.IP2...
@@ -40,36 +42,25 @@ _PLACEHOLDER = re.compile(
 @dataclass(frozen=True)
 class Detector:
     name: str
-    pattern: re.Pattern[str]
+    pattern: linear.LinearPattern
     # Words the pattern cannot match without (any one of each group): a substring test on
-    # folded text is a hundred times cheaper than a case-insensitive scan.
+    # folded text is cheaper than starting the engine.
     requires: tuple[tuple[str, ...], ...]
     needs_block_words: bool = False
-    anchor: str | None = None  # the word every match starts with, when there is one
 
     def could_match(self, folded_text: str) -> bool:
         return all(any(w in folded_text for w in group) for group in self.requires)
 
-    def finditer(self, text: str, folded_text: str) -> Iterator[re.Match[str]]:
-        """The pattern's matches, leftmost first; with an anchor, tried only where it occurs."""
-        if not self.could_match(folded_text):
-            return
-        if self.anchor is None or len(folded_text) != len(text):
+    def finditer(self, text: str, folded_text: str) -> Iterator[Any]:
+        """The pattern's matches, leftmost first, in one linear pass over TEXT."""
+        if self.could_match(folded_text):
             yield from self.pattern.finditer(text)
-            return
-        position = folded_text.find(self.anchor)
-        while position >= 0:
-            if match := self.pattern.match(text, position):
-                yield match
-            position = folded_text.find(self.anchor, position + 1)
 
 
 def _detector(
     name: str, regex: str, requires: tuple[tuple[str, ...], ...], needs_block_words: bool = False
 ) -> Detector:
-    words = [group[0] for group in requires if len(group) == 1]
-    anchor = next((w for w in words if regex.lower().startswith(w)), None)
-    return Detector(name, re.compile(regex, re.IGNORECASE), requires, needs_block_words, anchor)
+    return Detector(name, linear.compile(regex, re.IGNORECASE), requires, needs_block_words)
 
 
 _LISTED = ("block", "listed", "banned")
@@ -128,7 +119,7 @@ DETECTORS: tuple[Detector, ...] = (
 
 # For Microsoft's own review and portal codes, the first bracket after the code is the banned
 # IP in every language the wording was translated to.
-FIRST_BRACKET = re.compile(_BRACKET)
+FIRST_BRACKET = linear.compile(_BRACKET)
 
 
 @dataclass(frozen=True)
@@ -175,10 +166,20 @@ def read_ip_token(token: str) -> tuple[str | None, bool] | None:
     for candidate in candidates:
         candidate = candidate.removeprefix("IPv6:").removeprefix("ipv6:").strip("*_'\"<>.,;")
         try:
-            return str(ipaddress.ip_address(candidate)), False
+            return canonical_ip(candidate), False
         except ValueError:
             continue
     return None
+
+
+def canonical_ip(text: str) -> str:
+    """The address in TEXT in its one written form, without an IPv6 zone id: `fe80::1%eth0`
+    and `fe80::1%+3IA-` name the same address (the zone is the reader's interface, and any
+    text at all). Raises ValueError for anything that is not an address."""
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        address = ipaddress.IPv6Address(address.packed)
+    return str(address)
 
 
 def is_public(ip: str | None) -> bool:

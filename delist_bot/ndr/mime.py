@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from mailparser.utils import decode_header_part
 
-from delist_bot.ndr.text import html_to_text, normalize_text
+from delist_bot.ndr.text import html_to_text, normalize_text, valid_text
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_BOUNDARIES = 100  # the stdlib parser recurses per nesting level
@@ -95,7 +95,7 @@ def _clean_header(value: object) -> str:
     # compat32 keeps raw 8-bit header bytes as surrogates; most are UTF-8 sent unencoded.
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     decoded = decode_header_part(text) if "=?" in text else text
-    return " ".join(decoded.split())
+    return valid_text(" ".join(decoded.split()))
 
 
 def walk(msg: email.message.Message) -> Walk:
@@ -177,7 +177,7 @@ def _decoded_text(part: email.message.Message) -> str:
     data = part.get_payload(decode=True)
     if data is None:
         payload = part.get_payload()
-        return payload if isinstance(payload, str) else ""
+        return valid_text(payload) if isinstance(payload, str) else ""
     data = data[: MAX_BLOCK_CHARS * 4]
     charset = part.get_content_charset() or "utf-8"
     text = decode_bytes(data, charset)
@@ -188,10 +188,11 @@ def _decoded_text(part: email.message.Message) -> str:
 
 
 def decode_bytes(data: bytes, charset: str) -> str:
-    """Text in its declared charset, else UTF-8 with replacement characters."""
+    """Text in its declared charset, else UTF-8 with replacement characters; never a lone
+    surrogate, whatever the charset says."""
     try:
-        return data.decode(charset)
-    except (LookupError, ValueError):  # unknown, malformed (even NUL-bearing) charset names
+        return valid_text(data.decode(charset))
+    except (LookupError, ValueError, TypeError):  # unknown, malformed, or `undefined`
         return data.decode("utf-8", "replace")
 
 

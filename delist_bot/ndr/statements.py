@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from delist_bot import codes
 from delist_bot.models import Action, Statement
+from delist_bot.ndr import linear
 from delist_bot.ndr.ips import DETECTORS, find_blocked_ip
 from delist_bot.ndr.mime import DsnRecipient
 from delist_bot.ndr.text import folded
@@ -18,7 +19,7 @@ from delist_bot.ndr.text import folded
 _ENHANCED = r"[245]\.\s?\d{1,3}\.\s?\d{1,3}(?![\w]|\.\d)"
 _STATEMENT_START = re.compile(
     rf"""(?=[245])(?<![\w.])(?:  # every reply starts with its class digit: fail fast elsewhere
-        (?P<smtp>[245]\d\d)(?:[ \t]+[245]\d\d)?(?P<dash>[ \t]*-[ \t]*|[ \t]*\n?[ \t]*)(?P<code>{_ENHANCED})
+        (?P<smtp>[245]\d\d)(?:[ \t]+[245]\d\d)?(?P<dash>[ \t]*-[ \t]*|[ \t]*(?:\n[ \t]*)?)(?P<code>{_ENHANCED})
       | (?P<code_only>{_ENHANCED})
       | (?<=said:\ )(?P<said>[245]\d\d)(?=\s)
       | (?:(?<=returned\ ')|(?<=smtp;)|(?<=smtp;\ )|(?<=reason:\ )|(?<=\]:\ )|(?<=error:\ )
@@ -33,8 +34,13 @@ _STATEMENT_START = re.compile(
 # assertions, like the full pattern above, is tried at every position: 2.4x slower here.
 _CANDIDATE = re.compile(r"[245](?<=(?<![\w.])[245])")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
-_SMTP_BEFORE = re.compile(r"(?<![\w.])([245]\d\d)[ \t-]+\S+[ \t]*(?:\([^)]*\))?[ \t]*$")
+# RE2 has no lookbehind: "not after a word character or dot" is a consumed character or the
+# start, so the reply is group 1, not the match.
+_SMTP_BEFORE = linear.compile(r"(?:^|[^\w.])([245]\d\d)[ \t-]+\S+[ \t]*(?:\([^)]*\))?[ \t]*$")
 _SPACE = re.compile(r"\s+")
+_STATUS_CODE = re.compile(_ENHANCED)
+# "smtp; 550", "x-postfix; 550 ...": each run of spaces belongs to one part only.
+_LEADING_SMTP = re.compile(r"\s*(?:(?:smtp|x-\w+)\s*)?(?:;\s*)?([245]\d\d)(?!\d)", re.IGNORECASE)
 MAX_STATEMENT = 600
 MAX_EVIDENCE = 400
 
@@ -131,7 +137,7 @@ def _orphan_blocks(text: str, covered: list[tuple[int, int]], order: int) -> lis
                 continue
             start = max(text.rfind("\n\n", 0, match.start()) + 1, match.start() - 120)
             before = _SMTP_BEFORE.search(text[start : match.start()])
-            segment_start = start + before.start() if before else match.start()
+            segment_start = start + before.start(1) if before else match.start()
             end = min(len(text), match.end() + MAX_STATEMENT // 2)
             smtp = int(before.group(1)) if before else None
             found.append(analyse(text[segment_start:end], None, smtp, order=order + len(found)))
@@ -162,12 +168,12 @@ def dsn_statements(recipients: list[DsnRecipient], order_base: int) -> list[Stat
 
 
 def _status_code(status: str | None) -> str | None:
-    match = re.search(_ENHANCED, status or "")
+    match = _STATUS_CODE.search(status or "")
     return "".join(match.group(0).split()) if match else None
 
 
 def _leading_smtp(diagnostic: str) -> int | None:
-    match = re.match(r"\s*(?:smtp|x-\w+)?\s*;?\s*([245]\d\d)(?!\d)", diagnostic, re.IGNORECASE)
+    match = _LEADING_SMTP.match(diagnostic)
     return int(match.group(1)) if match else None
 
 

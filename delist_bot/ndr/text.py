@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 
 _NEWLINES = re.compile(r"\r\n?")
 _QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
@@ -75,6 +74,21 @@ def folded(text: str) -> str:
     return text.casefold()
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """TEXT with every surrogate code point replaced by U+FFFD: decoders such as UTF-7
+    (`+3IA-`) and unicode_escape make lone surrogates, which no UTF-8 writer accepts."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
+
+
 def normalize_text(text: str) -> str:
     """One newline style, no quote markers, plain spaces."""
     if "\r" in text:
@@ -101,40 +115,108 @@ def client_language_hint(text: str, end: int = OWN_WORDS_WINDOW) -> str | None:
     return None
 
 
-class _TextCollector(HTMLParser):
-    _BREAKS = frozenset({"br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h4"})
-    _SKIP = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag == "hr":
-            self.parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
-        elif tag in self._BREAKS or tag == "blockquote":
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BREAKS or tag in ("td", "th"):
-            self.parts.append("\n" if tag in self._BREAKS else " ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data.replace("\r", " ").replace("\n", " "))
+_BREAKS = frozenset({"br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h4"})
+_SKIP = frozenset({"script", "style", "head", "title"})
+_RAW_TEXT_END = re.compile(r"</(?:script|style)", re.IGNORECASE)
+_TAG_NAME_END = re.compile(r"[\t\n\r\f />\x00]")
+_TAG_END_OR_QUOTE = re.compile(r"[>\"']")
+# Markup that is skipped whole: (opening, closing); an unclosed one hides the rest.
+_SKIPPED = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<!", ">"), ("<?", ">"))
 
 
 def html_to_text(markup: str) -> str:
-    """Visible text of an HTML body with entities decoded and block tags as line breaks."""
-    collector = _TextCollector()
-    try:
-        collector.feed(markup)
-        collector.close()
-    except (AssertionError, ValueError):  # html.parser's errors on broken markup
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    return "".join(collector.parts)
+    """Visible text of an HTML body with entities decoded and block tags as line breaks.
+
+    A tokenizer of its own rather than html.parser, whose regexes are quadratic on an
+    unclosed `<a`, comment or CDATA section: every search below starts where the last ended."""
+    parts: list[str] = []
+    skipping, position, end = 0, 0, len(markup)
+    while position < end:
+        opening = markup.find("<", position)
+        if opening < 0:
+            opening = end
+        if opening > position and not skipping:
+            parts.append(_data(markup[position:opening]))
+        if opening >= end:
+            break
+        tag, closed, position = _read_markup(markup, opening)
+        if tag is None:
+            if not skipping:
+                parts.append("<")
+            continue
+        name, is_end = tag
+        skipping = _apply_tag(parts, name, is_end, closed, skipping)
+        if not is_end and name in ("script", "style") and not closed:
+            raw_end = _RAW_TEXT_END.search(markup, position)
+            position = raw_end.start() if raw_end else end
+    return "".join(parts)
+
+
+def _data(text: str) -> str:
+    text = html.unescape(text) if "&" in text else text
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _read_markup(markup: str, opening: int) -> tuple[tuple[str, bool] | None, bool, int]:
+    """((tag name, is end tag) or None, self-closing, where reading goes on) for the markup
+    at OPENING; None with OPENING+1 for a `<` that opens nothing (plain text)."""
+    following = markup[opening + 1 : opening + 2]
+    is_end = following == "/"
+    name_start = opening + (2 if is_end else 1)
+    if not markup[name_start : name_start + 1].isascii() or not (
+        markup[name_start : name_start + 1].isalpha()
+    ):
+        for prefix, closing in _SKIPPED:
+            if markup.startswith(prefix, opening):
+                found = markup.find(closing, opening + len(prefix))
+                return ("", True), False, (found + len(closing) if found >= 0 else len(markup))
+        if is_end:  # "</>" or "</ x>": nothing visible up to the next ">"
+            found = markup.find(">", opening)
+            return ("", True), False, (found + 1 if found >= 0 else len(markup))
+        return None, False, opening + 1
+    name_end = _TAG_NAME_END.search(markup, name_start)
+    name_stop = name_end.start() if name_end else len(markup)
+    close = _tag_end(markup, name_stop)
+    if close < 0:  # never closed: html.parser shows the rest as text
+        return None, False, opening + 1
+    closed = not is_end and markup[close - 1] == "/"
+    return (markup[name_start:name_stop].lower(), is_end), closed, close + 1
+
+
+def _tag_end(markup: str, position: int) -> int:
+    """The `>` that ends the tag whose attributes start at POSITION (quoted values may hold
+    `>`), or -1."""
+    while True:
+        found = _TAG_END_OR_QUOTE.search(markup, position)
+        if found is None:
+            return -1
+        char = found.group()
+        if char == ">":
+            return found.start()
+        between = markup[position : found.start()].rstrip()
+        if (between[-1:] or markup[position - 1 : position]) != "=":
+            position = found.start() + 1  # a quote that is not a value's
+            continue
+        closing = markup.find(char, found.start() + 1)
+        if closing < 0:
+            return markup.find(">", found.start())
+        position = closing + 1
+
+
+def _apply_tag(parts: list[str], name: str, is_end: bool, closed: bool, skipping: int) -> int:
+    """Add the breaks tag NAME makes to PARTS; the new depth of skipped elements."""
+    if not name:
+        return skipping
+    if not is_end:
+        if name in _SKIP:
+            skipping += 1
+        elif name == "hr":
+            parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
+        elif name in _BREAKS or name == "blockquote":
+            parts.append("\n")
+    if is_end or closed:  # html.parser reports <br/> as a start and an end tag
+        if name in _SKIP:
+            skipping = max(0, skipping - 1)
+        elif name in _BREAKS or name in ("td", "th"):
+            parts.append("\n" if name in _BREAKS else " ")
+    return skipping

@@ -1,0 +1,151 @@
+"""Regular expressions in linear time: Python-syntax patterns compiled for RE2 (google-re2).
+
+A backtracking engine can take exponential time on one short hostile line; RE2 never does.
+Patterns keep their Python syntax and meaning (Unicode \\s, \\d, \\w, `$` before a final newline).
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as c  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
+
+import re2
+
+# What Python's \s, \d and \w match in a str pattern (RE2's own are ASCII only).
+PYTHON_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_CLASS_BODY = {
+    c.CATEGORY_SPACE: "".join(f"\\x{{{ord(ch):x}}}" if ch != "-" else "-" for ch in PYTHON_SPACE),
+    c.CATEGORY_DIGIT: r"\p{Nd}",
+    c.CATEGORY_WORD: r"\p{L}\p{N}_",
+}
+_NEGATED = {
+    c.CATEGORY_NOT_SPACE: c.CATEGORY_SPACE,
+    c.CATEGORY_NOT_DIGIT: c.CATEGORY_DIGIT,
+    c.CATEGORY_NOT_WORD: c.CATEGORY_WORD,
+}
+_AT = {
+    c.AT_BEGINNING: r"(?-m:^)",
+    c.AT_BEGINNING_STRING: r"\A",
+    c.AT_END: r"(?:\n?\z)",  # Python's $ also matches before a final newline
+    c.AT_END_STRING: r"\z",
+    c.AT_BEGINNING_LINE: r"(?m:^)",
+    c.AT_END_LINE: r"(?m:$)",
+}
+_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+
+
+class Unsupported(ValueError):
+    """The pattern uses what RE2 cannot run (lookaround, backreferences, ASCII-only classes)."""
+
+
+class LinearPattern:
+    """A pattern compiled for RE2 with re.Pattern's methods; `source` and `flags` are the
+    Python-syntax original (the linearity test derives its attack strings from them)."""
+
+    __slots__ = (
+        "findall",
+        "finditer",
+        "flags",
+        "fullmatch",
+        "groupindex",
+        "match",
+        "pattern",
+        "search",
+        "source",
+        "split",
+        "sub",
+    )
+
+    def __init__(self, source: str, flags: int) -> None:
+        self.source = self.pattern = source
+        self.flags = flags
+        options = re2.Options()
+        options.log_errors = False
+        options.max_mem = 32 << 20  # room for the DFA on 10 MB bodies before it falls back
+        compiled = re2.compile(translate(source, flags), options)
+        self.groupindex = compiled.groupindex
+        # Bound methods, not wrappers: no extra call per search.
+        self.search, self.match, self.fullmatch = (
+            compiled.search,
+            compiled.match,
+            compiled.fullmatch,
+        )
+        self.finditer, self.findall = compiled.finditer, compiled.findall
+        self.sub, self.split = compiled.sub, compiled.split
+
+    def __repr__(self) -> str:
+        return f"linear.compile({self.source!r}, {self.flags!r})"
+
+
+def compile(source: str, flags: int = 0) -> LinearPattern:
+    return LinearPattern(source, flags)
+
+
+def translate(source: str, flags: int = 0) -> str:
+    """SOURCE (Python syntax) as an RE2 pattern that matches the same text the same way."""
+    parsed = _parser.parse(source, flags)
+    names = {index: name for name, index in parsed.state.groupdict.items()}
+    prefix = "".join(letter for flag, letter in _FLAGS if parsed.state.flags & flag)
+    return (f"(?{prefix})" if prefix else "") + _sequence(parsed, names)
+
+
+def _sequence(items: Any, names: dict[int, str]) -> str:
+    return "".join(_node(op, av, names) for op, av in items)
+
+
+def _node(op: Any, av: Any, names: dict[int, str]) -> str:
+    if op is c.LITERAL:
+        return _literal(av)
+    if op is c.NOT_LITERAL:
+        return f"[^{_literal(av)}]"
+    if op is c.ANY:
+        return "."
+    if op is c.IN:
+        return _class(av)
+    if op is c.BRANCH:
+        return "(?:" + "|".join(_sequence(branch, names) for branch in av[1]) + ")"
+    if op is c.SUBPATTERN:
+        group, add_flags, del_flags, body = av
+        inner = _sequence(body, names)
+        on = "".join(letter for flag, letter in _FLAGS if add_flags & flag)
+        off = "".join(letter for flag, letter in _FLAGS if del_flags & flag)
+        if on or off:
+            inner = f"(?{on}{'-' + off if off else ''}:{inner})"
+        if group is None:
+            return f"(?:{inner})"
+        return f"(?P<{names[group]}>{inner})" if group in names else f"({inner})"
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        low, high, body = av
+        bounds = f"{{{low},}}" if high is c.MAXREPEAT else f"{{{low},{high}}}"
+        return f"(?:{_sequence(body, names)}){bounds}{'?' if op is c.MIN_REPEAT else ''}"
+    if op is c.AT and av in _AT:
+        return _AT[av]
+    if op is c.CATEGORY:
+        return _class([(op, av)])
+    raise Unsupported(f"RE2 cannot run {op} {av!r}")
+
+
+def _literal(code: int) -> str:
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\x{{{code:x}}}"
+
+
+def _class(items: Any) -> str:
+    negate = bool(items) and items[0][0] is c.NEGATE
+    body = []
+    for op, av in items[1:] if negate else items:
+        if op is c.LITERAL:
+            body.append(_literal(av))
+        elif op is c.RANGE:
+            body.append(f"{_literal(av[0])}-{_literal(av[1])}")
+        elif op is c.CATEGORY and av in _CLASS_BODY:
+            body.append(_CLASS_BODY[av])
+        elif op is c.CATEGORY and av in _NEGATED and len(items) == 1:
+            return f"[^{_CLASS_BODY[_NEGATED[av]]}]"  # \S, \D or \W on its own
+        else:
+            raise Unsupported(f"RE2 cannot run class item {op} {av!r}")
+    return f"[{'^' if negate else ''}{''.join(body)}]"
