@@ -47,6 +47,7 @@ class Detector:
     # folded text is cheaper than starting the engine.
     requires: tuple[tuple[str, ...], ...]
     needs_block_words: bool = False
+    anchor: str | None = None  # the word every match starts with, when there is one
 
     def could_match(self, folded_text: str) -> bool:
         return all(any(w in folded_text for w in group) for group in self.requires)
@@ -60,7 +61,10 @@ class Detector:
 def _detector(
     name: str, regex: str, requires: tuple[tuple[str, ...], ...], needs_block_words: bool = False
 ) -> Detector:
-    return Detector(name, linear.compile(regex, re.IGNORECASE), requires, needs_block_words)
+    words = [group[0] for group in requires if len(group) == 1]
+    anchor = next((w for w in words if regex.lower().startswith(w)), None)
+    pattern = linear.compile(regex, re.IGNORECASE)
+    return Detector(name, pattern, requires, needs_block_words, anchor)
 
 
 _LISTED = ("block", "listed", "banned")

@@ -8,8 +8,12 @@ from __future__ import annotations
 import html
 import re
 
+from delist_bot.ndr import linear
+
 _NEWLINES = re.compile(r"\r\n?")
-_QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
+# Bounded: sre keeps a backtracking entry per repetition of a group, which made a 300 KB line
+# of ">" cost more per character than a short one. Nobody quotes a hundred levels deep.
+_QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?){1,100}", re.MULTILINE)
 OWN_WORDS_WINDOW = 8000  # a requester's note sits at the top; the rest is what they forwarded
 _NBSP_CHARS = "\u00a0\u2007\u202f\u200b\ufeff"
 _NBSP = re.compile(f"[{_NBSP_CHARS}]")
@@ -17,7 +21,7 @@ _NBSP = re.compile(f"[{_NBSP_CHARS}]")
 _QUOTED_LINE = re.compile(r"\n[ \t]*>")
 
 # Where the requester's own words stop: forward banners, reply headers, quotes, signatures.
-_FORWARD_MARKERS = re.compile(
+_FORWARD_MARKERS = linear.compile(
     r"""^(?:
       [ \t]*-{2,}[ \t]*(?:original[ \t]message|messaggio[ \t]originale|urspr\S*ngliche[ \t]nachricht
         |message[ \t]d'origine|mensaje[ \t]original|mensagem[ \t]original)[ \t]*-{2,}
@@ -31,7 +35,7 @@ _FORWARD_MARKERS = re.compile(
         |date|data|datum|verzonden)[ \t]*:
     | [ \t]*>
     | --[ \t]?$
-    | [^\n]*(?<![\w.])[245]\d\d[ \t-]+[245]\.\d{1,3}\.\d
+    | (?:[^\n]*[^\w.\n])?[245]\d\d[ \t-]+[245]\.\d{1,3}\.\d  # a reply not after a word or dot
     | [ \t]*(?:diagnostic-code|remote[ \t]server[ \t]returned|reporting-mta|final-recipient)
     | (?:on|il|am|le|el|em)[ \t][^\n]{0,200}(?:wrote|scritto|schrieb|\S*crit|escribi\S*|escreveu)[ \t]?:[ \t]*$
     )""",
@@ -39,23 +43,27 @@ _FORWARD_MARKERS = re.compile(
 )
 
 # Localized forward banners and labels say which language the requester's mail client speaks.
-_CLIENT_LANGUAGE_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+_CLIENT_LANGUAGE_HINTS: tuple[tuple[str, linear.LinearPattern], ...] = (
     (
         "it",
-        re.compile(
+        linear.compile(
             r"^(?:Inviato|Oggetto)\s*:|messaggio inoltrato|messaggio originale", re.I | re.M
         ),
     ),
-    ("de", re.compile(r"^(?:Gesendet|Betreff)\s*:|weitergeleitete nachricht", re.I | re.M)),
+    ("de", linear.compile(r"^(?:Gesendet|Betreff)\s*:|weitergeleitete nachricht", re.I | re.M)),
     (
         "fr",
-        re.compile(r"^(?:Envoy\S*|Objet)\s*:|message transf\S*r\S*|message d'origine", re.I | re.M),
+        linear.compile(
+            r"^(?:Envoy\S*|Objet)\s*:|message transf\S*r\S*|message d'origine", re.I | re.M
+        ),
     ),
     (
         "es",
-        re.compile(r"^(?:Enviado el|Asunto)\s*:|mensaje reenviado|mensaje original", re.I | re.M),
+        linear.compile(
+            r"^(?:Enviado el|Asunto)\s*:|mensaje reenviado|mensaje original", re.I | re.M
+        ),
     ),
-    ("pt", re.compile(r"^(?:Assunto)\s*:|mensagem encaminhada|mensagem original", re.I | re.M)),
+    ("pt", linear.compile(r"^(?:Assunto)\s*:|mensagem encaminhada|mensagem original", re.I | re.M)),
 )
 
 
@@ -110,7 +118,7 @@ def own_words(text: str) -> str:
 def client_language_hint(text: str, end: int = OWN_WORDS_WINDOW) -> str | None:
     """The language of the forward banner that follows the requester's words, if localized."""
     for language, pattern in _CLIENT_LANGUAGE_HINTS:
-        if pattern.search(text, 0, end):
+        if pattern.search(text[:end]):
             return language
     return None
 
@@ -118,6 +126,14 @@ def client_language_hint(text: str, end: int = OWN_WORDS_WINDOW) -> str | None:
 _BREAKS = frozenset({"br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h4"})
 _SKIP = frozenset({"script", "style", "head", "title"})
 _RAW_TEXT_END = re.compile(r"</(?:script|style)", re.IGNORECASE)
+_MARKUP_START = re.compile(r"<[A-Za-z/!?]")
+# Tags that change nothing in the text (span, font, a, img, ...), removed in one C-speed pass
+# first: a page of ten thousand of them costs no Python step each.
+_SILENT_TAG = re.compile(
+    r"<(?=/?[A-Za-z])(?!/?(?:br|p|div|tr|li|table|h[1-4]|hr|blockquote|td|th|script|style|head|title)"
+    r"[\t\n\r\f />])/?[A-Za-z][^<>\"']*>",
+    re.IGNORECASE,
+)
 _TAG_NAME_END = re.compile(r"[\t\n\r\f />\x00]")
 _TAG_END_OR_QUOTE = re.compile(r"[>\"']")
 # Markup that is skipped whole: (opening, closing); an unclosed one hides the rest.
@@ -129,12 +145,12 @@ def html_to_text(markup: str) -> str:
 
     A tokenizer of its own rather than html.parser, whose regexes are quadratic on an
     unclosed `<a`, comment or CDATA section: every search below starts where the last ended."""
+    markup = _SILENT_TAG.sub("", markup)
     parts: list[str] = []
     skipping, position, end = 0, 0, len(markup)
     while position < end:
-        opening = markup.find("<", position)
-        if opening < 0:
-            opening = end
+        start = _MARKUP_START.search(markup, position)
+        opening = start.start() if start else end
         if opening > position and not skipping:
             parts.append(_data(markup[position:opening]))
         if opening >= end:
