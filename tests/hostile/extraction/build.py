@@ -43,7 +43,9 @@ def _html(*parts: str) -> bytes:
     return _text("<html><body><p>", WORDS, "</p><p>", NDR, "</p>", *parts)
 
 
-def attacks() -> list[Attack]:
+def attacks(size: int = SIZE) -> list[Attack]:
+    """Every attack, its runs SIZE characters long (the floods scaled alike)."""
+    scale = size / SIZE
     found = [
         Attack(
             "placeholder-backtracking.eml",
@@ -56,28 +58,32 @@ def attacks() -> list[Attack]:
         Attack(
             "placeholder-flood.eml",
             "the placeholder attack repeated 1,300 times in one body",
-            _text(WORDS, ("550 5.7.511 Access denied, banned sender[" + "x" * 30 + "!]\n") * 1300),
+            _text(
+                WORDS,
+                ("550 5.7.511 Access denied, banned sender[" + "x" * 30 + "!]\n")
+                * round(1300 * scale),
+            ),
             "need_info",
             code="5.7.511",
         ),
         Attack(
             "spaces-after-banned-sender.eml",
             "100 KB of spaces after 'banned sender' (quadratic: 30 KB took 15 s)",
-            _text(WORDS, "550 5.7.511 Access denied, banned sender", " " * SIZE, "x\n"),
+            _text(WORDS, "550 5.7.511 Access denied, banned sender", " " * size, "x\n"),
             "need_info",
             code="5.7.511",
         ),
         Attack(
             "short-lines-after-banned-sender.eml",
             "50,000 short ' \\n' lines after 'banned sender'",
-            _text(WORDS, "550 5.7.511 Access denied, banned sender", " \n" * (SIZE // 2), "x\n"),
+            _text(WORDS, "550 5.7.511 Access denied, banned sender", " \n" * (size // 2), "x\n"),
             "need_info",
             code="5.7.511",
         ),
         Attack(
             "spaces-after-messages-from.eml",
             "100 KB of spaces after 'messages from', the real NDR after them",
-            _text(WORDS, "Your messages from", " " * SIZE, "x\n\n", NDR, "\n"),
+            _text(WORDS, "Your messages from", " " * size, "x\n\n", NDR, "\n"),
             "review",
             IP,
             "5.7.511",
@@ -85,7 +91,7 @@ def attacks() -> list[Attack]:
         Attack(
             "short-lines-after-messages-from.eml",
             "short ' \\n' lines after 'messages from', the real NDR after them",
-            _text(WORDS, "Your messages from", " \n" * (SIZE // 2), "x\n\n", NDR, "\n"),
+            _text(WORDS, "Your messages from", " \n" * (size // 2), "x\n\n", NDR, "\n"),
             "review",
             IP,
             "5.7.511",
@@ -93,7 +99,7 @@ def attacks() -> list[Attack]:
         Attack(
             "spaces-after-smtp-code.eml",
             "100 KB of spaces and tabs between '550' and its enhanced code",
-            _text(WORDS, "550", " \t" * (SIZE // 2), "x\n\n", NDR, "\n"),
+            _text(WORDS, "550", " \t" * (size // 2), "x\n\n", NDR, "\n"),
             "review",
             IP,
             "5.7.511",
@@ -101,14 +107,14 @@ def attacks() -> list[Attack]:
         Attack(
             "spaces-in-bracket.eml",
             "'banned sender[' followed by 100 KB of spaces and no IP",
-            _text(WORDS, "550 5.7.511 Access denied, banned sender[", " " * SIZE, "]\n"),
+            _text(WORDS, "550 5.7.511 Access denied, banned sender[", " " * size, "]\n"),
             "need_info",
             code="5.7.511",
         ),
         Attack(
             "statement-flood.eml",
             "2,000 NDR statements in one body, each analysed before",
-            _text(WORDS, (NDR + "\n\n") * 800),
+            _text(WORDS, (NDR + "\n\n") * round(800 * scale)),
             "review",
             IP,
             "5.7.511",
@@ -116,14 +122,14 @@ def attacks() -> list[Attack]:
         Attack(
             "orphan-flood.eml",
             "4,000 'banned sender[IP]' phrases without a code, each checked against all before",
-            _text(WORDS, f"banned sender[{IP}] " * 4000, "\n"),
+            _text(WORDS, f"banned sender[{IP}] " * round(4000 * scale), "\n"),
             "need_info",
             IP,
         ),
         Attack(
             "html-unclosed-tag.eml",
             "HTML: '<a' and 100 KB with no '>' (html.parser is quadratic)",
-            _html("<a", "b" * SIZE),
+            _html("<a", "b" * size),
             "review",
             IP,
             "5.7.511",
@@ -132,7 +138,7 @@ def attacks() -> list[Attack]:
         Attack(
             "html-unclosed-comment.eml",
             "HTML: '<!--' and 100 KB never closed",
-            _html("<!--", "c" * SIZE),
+            _html("<!--", "c" * size),
             "review",
             IP,
             "5.7.511",
@@ -141,7 +147,7 @@ def attacks() -> list[Attack]:
         Attack(
             "html-unclosed-cdata.eml",
             "HTML: '<![CDATA[' and 100 KB never closed",
-            _html("<![CDATA[", "d" * SIZE),
+            _html("<![CDATA[", "d" * size),
             "review",
             IP,
             "5.7.511",
@@ -150,7 +156,7 @@ def attacks() -> list[Attack]:
         Attack(
             "html-long-attribute.eml",
             "HTML: one attribute value 100 KB long, unquoted and never closed",
-            _html('<a title="', "e" * SIZE),
+            _html('<a title="', "e" * size),
             "review",
             IP,
             "5.7.511",
@@ -159,7 +165,7 @@ def attacks() -> list[Attack]:
         Attack(
             "html-lt-run.eml",
             "HTML: 100 KB of '<' (each one opens nothing)",
-            _html("<" * SIZE),
+            _html("<" * size),
             "review",
             IP,
             "5.7.511",
@@ -168,7 +174,7 @@ def attacks() -> list[Attack]:
         Attack(
             "html-tag-flood.eml",
             "HTML: 30,000 empty tags",
-            _html("<b>" * (SIZE // 3)),
+            _html("<b>" * (size // 3)),
             "review",
             IP,
             "5.7.511",
@@ -225,12 +231,12 @@ def attacks() -> list[Attack]:
             "review",
             IP,
             "5.7.511",
-            "text/plain; charset=utf-8" + ";a=b" * 12_000,
+            "text/plain; charset=utf-8" + ";a=b" * round(12_000 * scale),
         ),
         Attack(
             "forward-marker-tabs.eml",
             "100 KB of tabs where the requester's words are read",
-            _text("\t" * SIZE, "\n\n", NDR, "\n"),
+            _text("\t" * size, "\n\n", NDR, "\n"),
             "review",
             IP,
             "5.7.511",
@@ -239,7 +245,12 @@ def attacks() -> list[Attack]:
             "base64-lines.eml",
             "a base64 body of 100 KB of spaces after 'banned sender'",
             base64.encodebytes(
-                _text(WORDS, "550 5.7.511 Access denied, banned sender", " " * 80_000, "x\n")
+                _text(
+                    WORDS,
+                    "550 5.7.511 Access denied, banned sender",
+                    " " * round(80_000 * scale),
+                    "x\n",
+                )
             ),
             "need_info",
             code="5.7.511",
