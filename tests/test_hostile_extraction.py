@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from delist_bot.models import Extraction
-from delist_bot.ndr import extract
+from delist_bot.ndr import extract, mime
 from delist_bot.ndr.ips import canonical_ip, read_ip_token
 from delist_bot.ndr.mime import _decoded_text
 from delist_bot.ndr.text import html_to_text
@@ -167,3 +167,21 @@ def test_html_reads_as_the_stdlib_parser_read_it() -> None:
     assert len(markups) >= 8
     for markup in markups + HTML_SHAPES:
         assert html_to_text(markup) == _stdlib_text(markup), markup[:200]
+
+
+def test_a_single_part_is_read_as_the_stdlib_reads_it(corpus_dir: Path) -> None:
+    """The one-part shortcut gives the stdlib's headers, body and defects, on every sample."""
+    paths = [*SAMPLES.rglob("*.eml"), *corpus_dir.rglob("*.eml"), *FOLDER.glob("*.eml")]
+    raws = [p.read_bytes() for p in paths] + [s.raw for s in builder.build_all()]
+    raws = [raw.replace(b"\r", b"\n") if b"\n" not in raw else raw for raw in raws]
+    taken = 0
+    for raw in raws:
+        shortcut = mime._single_part(raw)
+        if shortcut is None:
+            continue
+        taken += 1
+        full = email.message_from_bytes(raw, _class=mime._Message)
+        assert shortcut.items() == full.items()
+        assert shortcut.get_payload() == full.get_payload()
+        assert [type(d) for d in shortcut.defects] == [type(d) for d in full.defects]
+    assert taken >= 50

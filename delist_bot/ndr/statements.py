@@ -188,8 +188,10 @@ def _phrases(detector: Detector, text: str, lowered: str) -> list[tuple[int, int
     window of text, so a flood of the word costs a find per occurrence, not a match."""
     if not detector.could_match(lowered):
         return []
-    if detector.anchor is None or len(lowered) != len(text):  # folding moved the positions
+    if detector.anchor is None:
         return _ends([m.span() for m in detector.finditer(text, lowered)])
+    if len(lowered) != len(text):  # casefold() moved the positions (ß is ss); lower() keeps
+        lowered = text.replace("\u0130", "I").lower()  # them, but for İ, which it makes two
     spans = []
     for position in _ends(_occurrences(lowered, detector.anchor, MAX_STATEMENTS // 2)):
         if match := detector.pattern.match(text[position : position + PHRASE_WINDOW]):

@@ -89,6 +89,23 @@ def attacks(size: int = SIZE) -> list[Attack]:
             "5.7.511",
         ),
         Attack(
+            "short-lines-in-multipart.eml",
+            "50,000 short lines in one part of a multipart (the stdlib's parser takes a Python "
+            "step per line to look for the boundary)",
+            _text(
+                "--b\nContent-Type: text/plain\n\n",
+                WORDS,
+                "x\n" * (size // 2),
+                "--b\nContent-Type: text/plain\n\n",
+                NDR,
+                "\n--b--\n",
+            ),
+            "review",
+            IP,
+            "5.7.511",
+            'multipart/mixed; boundary="b"',
+        ),
+        Attack(
             "short-lines-after-messages-from.eml",
             "short ' \\n' lines after 'messages from', the real NDR after them",
             _text(WORDS, "Your messages from", " \n" * (size // 2), "x\n\n", NDR, "\n"),
