@@ -198,6 +198,15 @@ def attacks(size: int = SIZE) -> list[Attack]:
             "text/html; charset=utf-8",
         ),
         Attack(
+            "html-entity-flood.eml",
+            "HTML: 3,000 unknown 31-letter entities (each tried at every length)",
+            _html(("&" + "a" * 31) * (size // 32)),
+            "review",
+            IP,
+            "5.7.511",
+            "text/html; charset=utf-8",
+        ),
+        Attack(
             "zone-id.eml",
             "an IPv6 zone id in the banned bracket: one address, one case",
             _text(WORDS, NDR.replace(IP, "2a00:1450:4001:81d::200e%eth0"), "\n"),
@@ -240,6 +249,15 @@ def attacks(size: int = SIZE) -> list[Attack]:
             IP,
             "5.7.511",
             "text/plain; charset=unicode_escape",
+        ),
+        Attack(
+            "punycode-body.eml",
+            "charset=punycode: Python's decoder is quadratic (100 KB of digits: 1.8 s)",
+            _text("a-", "9" * size, "\n\n", NDR, "\n"),
+            "review",
+            IP,
+            "5.7.511",
+            "text/plain; charset=punycode",
         ),
         Attack(
             "content-type-parameters.eml",
