@@ -68,9 +68,9 @@ def statements_in(text: str, order_base: int = 0) -> list[Statement]:
     return found
 
 
-def _ends(items: list[T]) -> list[T]:
-    """ITEMS, or their first and last MAX_STATEMENTS // 2 when there are more."""
-    half = MAX_STATEMENTS // 2
+def _ends(items: list[T], limit: int = MAX_STATEMENTS) -> list[T]:
+    """ITEMS, or their first and last LIMIT // 2 when there are more."""
+    half = limit // 2
     return items if len(items) <= 2 * half else items[:half] + items[-half:]
 
 
@@ -219,7 +219,7 @@ def _occurrences(haystack: str, needle: str, limit: int) -> list[int]:
 def dsn_statements(recipients: list[DsnRecipient], order_base: int) -> list[Statement]:
     """One statement per failed recipient: the code in the diagnostic text, else Status."""
     found = []
-    for i, recipient in enumerate(recipients[:MAX_DSN_RECIPIENTS]):
+    for i, recipient in enumerate(_ends(recipients, MAX_DSN_RECIPIENTS)):
         diagnostic = recipient.diagnostic or ""
         inner = statements_in(diagnostic)
         best = choose(inner)

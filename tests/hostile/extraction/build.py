@@ -137,6 +137,27 @@ def attacks(size: int = SIZE) -> list[Attack]:
             "5.7.511",
         ),
         Attack(
+            "dsn-flood.eml",
+            "a forwarded delivery report with 1,100 failed recipients, the NDR in the last",
+            _text(
+                "--b\nContent-Type: text/plain\n\n",
+                WORDS,
+                "--b\nContent-Type: message/rfc822\n\n",
+                "From: MAILER-DAEMON@example.org\nSubject: Undelivered\n",
+                'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\n\n',
+                "--r\nContent-Type: text/plain\n\nDelivery failed.\n",
+                "--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n",
+                "\nFinal-Recipient: rfc822; a@b.example\nStatus: 5.7.1\n"
+                "Diagnostic-Code: smtp; 550 5.7.1 rejected\n" * round(1100 * scale),
+                f"\nFinal-Recipient: rfc822; j@contoso.com\nStatus: 5.7.511\nDiagnostic-Code: smtp; {NDR}\n",
+                "--r--\n--b--\n",
+            ),
+            "review",
+            IP,
+            "5.7.511",
+            'multipart/mixed; boundary="b"',
+        ),
+        Attack(
             "orphan-flood.eml",
             "4,000 'banned sender[IP]' phrases without a code, each checked against all before",
             _text(WORDS, f"banned sender[{IP}] " * round(4000 * scale), "\n"),
