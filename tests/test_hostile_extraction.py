@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import email
 import html.parser
+import re
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from delist_bot.models import Extraction
 from delist_bot.ndr import extract, mime
@@ -169,19 +172,49 @@ def test_html_reads_as_the_stdlib_parser_read_it() -> None:
         assert html_to_text(markup) == _stdlib_text(markup), markup[:200]
 
 
-def test_a_single_part_is_read_as_the_stdlib_reads_it(corpus_dir: Path) -> None:
-    """The one-part shortcut gives the stdlib's headers, body and defects, on every sample."""
-    paths = [*SAMPLES.rglob("*.eml"), *corpus_dir.rglob("*.eml"), *FOLDER.glob("*.eml")]
+def _tree(msg: email.message.Message) -> object:
+    """What the extractor reads of a parsed message: types, headers, text, children."""
+    if msg.get_content_type() == "message/delivery-status":
+        return ("delivery-status", msg.items())  # its fields are read from either form
+    payload = msg.get_payload()
+    if isinstance(payload, list):
+        return (msg.get_content_type(), msg.items(), [_tree(child) for child in payload])
+    return (msg.get_content_type(), msg.items(), payload)
+
+
+def test_the_parser_reads_every_sample_as_the_stdlib_reads_it(corpus_dir: Path) -> None:
+    """The extractor's parse (headers by the stdlib, bodies whole, parts cut at their boundary
+    lines) gives the stdlib's tree of types, headers and payloads on every sample."""
+    paths = [*SAMPLES.rglob("*.eml"), *corpus_dir.rglob("*.eml"), *HOSTILE.rglob("*.eml")]
     raws = [p.read_bytes() for p in paths] + [s.raw for s in builder.build_all()]
     raws = [raw.replace(b"\r", b"\n") if b"\n" not in raw else raw for raw in raws]
-    taken = 0
     for raw in raws:
-        shortcut = mime._single_part(raw)
-        if shortcut is None:
-            continue
-        taken += 1
         full = email.message_from_bytes(raw, _class=mime._Message)
-        assert shortcut.items() == full.items()
-        assert shortcut.get_payload() == full.get_payload()
-        assert [type(d) for d in shortcut.defects] == [type(d) for d in full.defects]
-    assert taken >= 50
+        assert _tree(mime._parse(raw)) == _tree(full), raw[:300]
+
+
+_RAWS = [p.read_bytes() for p in sorted(SAMPLES.glob("*.eml"))]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.data())
+def test_the_parser_reads_broken_structure_as_the_stdlib_reads_it(data: st.DataObject) -> None:
+    """Samples with lines deleted, repeated, or boundary-like lines put in: the same tree."""
+    raw = data.draw(st.sampled_from(_RAWS))
+    lines = raw.split(b"\n")
+    boundaries = re.findall(rb'boundary="?([^";\r\n]+)', raw) or [b"x"]
+    boundary = data.draw(st.sampled_from(boundaries))
+    pool = [b"", b" ", b"\r", b"junk", b"Content-Type: message/rfc822"]
+    pool += [b"--" + boundary + end for end in (b"", b"--", b" \t", b"--x")]
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        op = data.draw(st.sampled_from(["delete", "repeat", "insert"]))
+        if op == "delete" and len(lines) > 1:
+            del lines[i]
+        elif op == "repeat":
+            lines.insert(i, lines[i])
+        else:
+            lines.insert(i, data.draw(st.sampled_from(pool)))
+    mutated = b"\n".join(lines)
+    full = email.message_from_bytes(mutated, _class=mime._Message)
+    assert _tree(mime._parse(mutated)) == _tree(full)
