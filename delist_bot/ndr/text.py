@@ -69,7 +69,6 @@ _CLIENT_LANGUAGE_HINTS: tuple[tuple[str, linear.LinearPattern], ...] = (
 
 # The non-ASCII letters that re.IGNORECASE matches to ASCII ones (see re._casefix).
 _LOOKALIKE_LETTERS = "İıſK"
-_ASCII_LOOKALIKES = str.maketrans(_LOOKALIKE_LETTERS, "iisk")
 
 
 def folded(text: str) -> str:
@@ -77,8 +76,9 @@ def folded(text: str) -> str:
     match WORD in it: a substring test that lets a costly pattern skip text it cannot match."""
     if text.isascii():
         return text.lower()
-    if any(letter in text for letter in _LOOKALIKE_LETTERS):  # rare: translate() is slow
-        text = text.translate(_ASCII_LOOKALIKES)
+    for letter, ascii_letter in zip(_LOOKALIKE_LETTERS, "iisk", strict=True):
+        if letter in text:  # replace() is C speed; translate() took 0.5 s on 5 MB
+            text = text.replace(letter, ascii_letter)
     return text.casefold()
 
 
