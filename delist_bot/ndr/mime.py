@@ -25,7 +25,7 @@ MAX_BOUNDARIES = 100  # the stdlib parser recurses per nesting level
 MAX_ATTACHED_DEPTH = 6  # a forward of a forward of ... an NDR
 MAX_PARTS = 500
 MAX_HEADER_CHARS = 4096
-DSN_RECIPIENTS_EACH_END = 50
+DSN_RECIPIENTS_EACH_END = 32
 
 _BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
 _LONE_CR = re.compile(rb"\r(?!\n)")
@@ -150,15 +150,10 @@ def _parts(msg: email.message.Message, body: bytes) -> list[email.message.Messag
     if boundary is None or msg.get_content_subtype() == "digest" or _LONE_CR.search(body):
         return None
     try:
-        separator = re.compile(
-            rb"^--"
-            + re.escape(boundary.encode("ascii", "surrogateescape"))
-            + rb"(--)?[ \t]*(?:\r?\n|\Z)",
-            re.MULTILINE,
-        )
+        dashes = b"--" + boundary.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
         return None
-    marks = list(separator.finditer(body))
+    marks = _boundary_lines(body, dashes)
     if not marks or marks[0].group(1):  # no opening boundary: the stdlib's defect path
         return None
     msg.preamble = _without_eol(body[: marks[0].start()].decode("ascii", "surrogateescape")) or None
@@ -173,6 +168,18 @@ def _parts(msg: email.message.Message, body: bytes) -> list[email.message.Messag
     if i < len(marks) and marks[i].group(1):
         msg.epilogue = body[marks[i].end() :].decode("ascii", "surrogateescape")
     return parts
+
+
+def _boundary_lines(body: bytes, dashes: bytes) -> list[re.Match[bytes]]:
+    """The lines of BODY that are DASHES (`--boundary`), maybe `--`, then blanks; found by
+    bytes.find, as a ^-anchored pattern would be tried at every position of the body."""
+    line = re.compile(re.escape(dashes) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    starts = [0] if body.startswith(dashes) else []
+    position = body.find(b"\n" + dashes)
+    while position >= 0:
+        starts.append(position + 1)
+        position = body.find(b"\n" + dashes, position + 1)
+    return [match for start in starts if (match := line.match(body, start))]
 
 
 def _part(data: bytes) -> email.message.Message:

@@ -50,7 +50,7 @@ MAX_STATEMENT = 600
 MAX_EVIDENCE = 400
 # Statements read per block: a real NDR has a handful; a flood of them costs no more than this.
 MAX_STATEMENTS = 64
-MAX_DSN_RECIPIENTS = 100
+MAX_DSN_RECIPIENTS = 64
 PHRASE_WINDOW = 2 * MAX_STATEMENT  # no block phrase is longer
 T = TypeVar("T")
 
