@@ -17,7 +17,8 @@ from delist_bot.ndr.text import folded
 
 _V4 = r"\d{1,3}(?:\.\s?\d{1,3}){3}"
 _V6 = r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?"
-_TOKEN = rf"(?:IPv6:)?(?:{_V6}|{_V4})"
+_ZONE = r"(?:%[^\s\[\]<>()]{1,64})?"  # fe80::1%eth0: read, then dropped by canonical_ip
+_TOKEN = rf"(?:IPv6:)?(?:{_V6}{_ZONE}|{_V4})"
 _BRACKET = r"\[\s*(?P<ip>[^\[\]]{1,80}?)\s*\]"
 _BLOCK_WORDS = re.compile(
     r"block|bloqu|blacklist|listed|spam|reputation|banned|denied|rbl|dnsbl", re.IGNORECASE

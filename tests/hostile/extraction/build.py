@@ -236,6 +236,16 @@ def attacks(size: int = SIZE) -> list[Attack]:
             "5.7.511",
         ),
         Attack(
+            "zone-id-bare.eml",
+            "an IPv6 zone id on an address written without brackets",
+            _text(
+                WORDS, "550 5.7.511 Access denied, banned sender 2a00:1450:4001:81d::200e%eth0.\n"
+            ),
+            "review",
+            "2a00:1450:4001:81d::200e",
+            "5.7.511",
+        ),
+        Attack(
             "zone-id-utf7.eml",
             "an IPv6 zone id that UTF-7 decodes to a lone surrogate (%+3IA-)",
             _text(WORDS, NDR.replace(IP, "2a00:1450:4001:81d::200e%+3IA-"), "\n"),
