@@ -42,22 +42,23 @@ def ordinary_of_size(size: int) -> bytes:
     return raw + PAD_LINE * max(0, (size - len(raw)) // len(PAD_LINE))
 
 
-def _best(raw: bytes, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        extract(raw)
-        best = min(best, time.perf_counter() - started)
-    return best
+def _seconds(raw: bytes) -> float:
+    started = time.perf_counter()
+    extract(raw)
+    return time.perf_counter() - started
 
 
 def per_message(rounds: int) -> list[tuple[str, int, float, float]]:
-    """(file, size, hostile seconds, ordinary seconds), both measured in turn."""
+    """(file, size, hostile seconds, ordinary seconds): the best of ROUNDS each, the two
+    taken in turn within every round so that both see the same machine load."""
     rows = []
     for path in hostile_files():
         raw = path.read_bytes()
         twin = ordinary_of_size(len(raw))
-        hostile, ordinary = _best(raw, rounds), _best(twin, rounds)
+        hostile = ordinary = float("inf")
+        for _ in range(rounds):
+            hostile = min(hostile, _seconds(raw))
+            ordinary = min(ordinary, _seconds(twin))
         rows.append((str(path.relative_to(HOSTILE)), len(raw), hostile, ordinary))
     return rows
 

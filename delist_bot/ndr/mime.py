@@ -45,11 +45,15 @@ class _Message(email.message.Message):
         value = self.get(header)
         if value is None:
             return failobj
-        params = []
-        for param in email.message._parseparam(str(value)[:MAX_HEADER_CHARS]):  # type: ignore[attr-defined]
-            name, _, val = param.partition("=")
-            params.append((name.strip(), val.strip()))
-        return email.utils.decode_params(params)
+        text = str(value)[:MAX_HEADER_CHARS]
+        cache = self.__dict__.setdefault("_params_read", {})  # charset, name, boundary: once
+        if text not in cache:
+            params = []
+            for param in email.message._parseparam(text):  # type: ignore[attr-defined]
+                name, _, val = param.partition("=")
+                params.append((name.strip(), val.strip()))
+            cache[text] = email.utils.decode_params(params)
+        return list(cache[text])
 
 
 class OverBudget(Exception):
