@@ -218,3 +218,16 @@ def test_the_parser_reads_broken_structure_as_the_stdlib_reads_it(data: st.DataO
     mutated = b"\n".join(lines)
     full = email.message_from_bytes(mutated, _class=mime._Message)
     assert _tree(mime._parse(mutated)) == _tree(full)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["&", "#", "x", ";", "amp", "nbsp", "notit", "a" * 31, "1", "lt", " ", "É"]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_references_read_as_html_unescape_reads_them(text: str) -> None:
+    assert html_to_text(text) == _stdlib_text(text)

@@ -6,6 +6,7 @@ Also separates the requester's own words from what they forwarded.
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 
 from delist_bot.ndr import linear
@@ -127,6 +128,9 @@ _BREAKS = frozenset({"br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h
 _SKIP = frozenset({"script", "style", "head", "title"})
 _RAW_TEXT_END = re.compile(r"</(?:script|style)", re.IGNORECASE)
 _MARKUP_START = re.compile(r"<[A-Za-z/!?]")
+# html.unescape's pattern for one character reference.
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+_LONGEST_BARE_NAME = max(len(name) for name in html.entities.html5 if not name.endswith(";"))
 # Tags that change nothing in the text (span, font, a, img, ...), removed in one C-speed pass
 # first: a page of ten thousand of them costs no Python step each.
 _SILENT_TAG = re.compile(
@@ -169,8 +173,21 @@ def html_to_text(markup: str) -> str:
 
 
 def _data(text: str) -> str:
-    text = html.unescape(text) if "&" in text else text
+    text = _CHARREF.sub(_charref, text) if "&" in text else text
     return text.replace("\r", " ").replace("\n", " ")
+
+
+def _charref(match: re.Match[str]) -> str:
+    """html.unescape's reading of one reference, without trying every prefix of a long name
+    (an unknown 31-letter name cost 30 lookups); only a bare name of at most 6 letters can
+    be the prefix that html5 matches."""
+    name = match.group(1)
+    if name[0] == "#" or len(name) <= _LONGEST_BARE_NAME + 1 or name in html.entities.html5:
+        return html.unescape(match.group(0))
+    for length in range(_LONGEST_BARE_NAME, 1, -1):
+        if name[:length] in html.entities.html5:
+            return html.entities.html5[name[:length]] + name[length:]
+    return match.group(0)
 
 
 def _read_markup(markup: str, opening: int) -> tuple[tuple[str, bool] | None, bool, int]:
