@@ -170,6 +170,8 @@ def read_ip_token(token: str) -> tuple[str | None, bool] | None:
     candidates = ["".join(token.split()), token.split()[0] if token.split() else ""]
     for candidate in candidates:
         candidate = candidate.removeprefix("IPv6:").removeprefix("ipv6:").strip("*_'\"<>.,;")
+        if "." not in candidate and ":" not in candidate:
+            continue  # no address without either; skips the cost of ipaddress's exceptions
         try:
             return canonical_ip(candidate), False
         except ValueError:
