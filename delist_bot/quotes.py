@@ -34,8 +34,9 @@ _LABELS = (
 _OUTLOOK_LABEL = re.compile(rf"\*?(?:{_LABELS})[ \t]?\*?[ \t]?:", re.IGNORECASE)
 # Banners: "-----Original Message-----" and its kin in any language, Outlook's line of underscores,
 # Apple Mail's "Begin forwarded message:".
+# Bounded runs: a line of dashes or underscores is tried at every position it has.
 _BANNER = re.compile(
-    r"-{2,}[ \t]?[^\W\d_][^-\n]{0,60}-{2,}$|_{10,}$"
+    r"-{2,40}[ \t]?[^\W\d_][^-\n]{0,60}-{2,40}$|_{10,80}[ \t]*$"
     r"|(?:begin forwarded message|inizio messaggio inoltrato|anfang der weitergeleiteten"
     r"|d[ée]but du message r[ée]exp[ée]di[ée]|inicio del mensaje reenviado"
     r"|in[íi]cio da mensagem reencaminhada|begin doorgestuurd bericht"

@@ -9,8 +9,13 @@ from __future__ import annotations
 import re
 
 WIDTH = 76  # characters a line shows; also the quoted-printable line limit (RFC 2045)
-_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s+(?=\S)")
-_LABEL = re.compile(r"\s*[^\s:][^:]{0,30}:\s{2,}(?=\S)")  # "Evidence:   ..." keeps its column
+_MAX_INDENT = 16
+# Bounded runs: a continuation line hangs under the item's or the value's text, so a marker of
+# 50,000 spaces from a requester's or reviewer's words would otherwise prefix every line with it.
+_LIST_ITEM = re.compile(r"[ \t]{0,8}(?:[-*•]|\d{1,2}[.)])[ \t]{1,8}(?=\S)")
+_LABEL = re.compile(
+    r"[ \t]{0,8}[^\s:][^:\n]{0,30}:[ \t]{2,12}(?=\S)"
+)  # "Evidence:   ..." keeps its column
 _QP_PLAIN = frozenset(range(33, 127)) - {ord("=")} | {ord(" "), ord("\t")}
 
 
@@ -32,7 +37,8 @@ def _wrap_line(line: str, width: int) -> str:
     if fits(line, width):
         return line
     marker = _LIST_ITEM.match(line) or _LABEL.match(line)
-    head = marker.group(0) if marker else line[: len(line) - len(line.lstrip())]
+    indent = line[: min(len(line) - len(line.lstrip()), _MAX_INDENT)]
+    head = marker.group(0) if marker else indent
     hang = " " * len(head)  # continuation lines line up under the item's or the value's text
     lines: list[str] = []
     words: list[str] = []

@@ -228,3 +228,17 @@ def test_a_hostile_paragraph_wraps_whole() -> None:
     wrapped = wrap(text).split("\n")
     assert all(len(line) <= WIDTH for line in wrapped)
     assert sum(len(line.split()) for line in wrapped) == 350_000
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a:" + " " * 50_000 + "word " * 5_000,  # a label's column of 50,000 spaces
+        " " * 50_000 + "- " + "word " * 5_000,  # a list item indented as far
+        "-" + " " * 50_000 + "word " * 5_000,
+    ],
+)
+def test_a_huge_indent_in_someones_words_is_not_copied_to_every_wrapped_line(line: str) -> None:
+    wrapped = wrap(line)
+    assert all(len(row) <= 76 for row in wrapped.split("\n"))
+    assert len(wrapped) < 2 * len(line.split()) * 6

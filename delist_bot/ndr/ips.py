@@ -10,12 +10,15 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from delist_bot.ndr import linear
 from delist_bot.ndr.text import folded
 
 _V4 = r"\d{1,3}(?:\.\s?\d{1,3}){3}"
 _V6 = r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?"
-_TOKEN = rf"(?:IPv6:)?(?:{_V6}|{_V4})"
+_ZONE = r"(?:%[^\s\[\]<>()]{1,64})?"  # fe80::1%eth0: read, then dropped by canonical_ip
+_TOKEN = rf"(?:IPv6:)?(?:{_V6}{_ZONE}|{_V4})"
 _BRACKET = r"\[\s*(?P<ip>[^\[\]]{1,80}?)\s*\]"
 _BLOCK_WORDS = re.compile(
     r"block|bloqu|blacklist|listed|spam|reputation|banned|denied|rbl|dnsbl", re.IGNORECASE
@@ -24,7 +27,7 @@ _LIST_HOSTS = re.compile(
     r"spamhaus|cloudmark|spamcop|sorbs|barracuda|abuseat|senderscore|uceprotect|mailspike",
     re.IGNORECASE,
 )
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = linear.compile(
     r"""^[\s_*'"]*(?:
         (?:[xX#*n]{1,4}[.\s]*){2,}                      # xxx.xxx.xxx.xxx, XX.xxx.x.xxx, xxxx
       | (?:source\s+)?ip(?:[\s-]address)?(?:\s*\d)?    # IP address, IP1.IP2...
@@ -40,9 +43,9 @@ _PLACEHOLDER = re.compile(
 @dataclass(frozen=True)
 class Detector:
     name: str
-    pattern: re.Pattern[str]
+    pattern: linear.LinearPattern
     # Words the pattern cannot match without (any one of each group): a substring test on
-    # folded text is a hundred times cheaper than a case-insensitive scan.
+    # folded text is cheaper than starting the engine.
     requires: tuple[tuple[str, ...], ...]
     needs_block_words: bool = False
     anchor: str | None = None  # the word every match starts with, when there is one
@@ -50,18 +53,10 @@ class Detector:
     def could_match(self, folded_text: str) -> bool:
         return all(any(w in folded_text for w in group) for group in self.requires)
 
-    def finditer(self, text: str, folded_text: str) -> Iterator[re.Match[str]]:
-        """The pattern's matches, leftmost first; with an anchor, tried only where it occurs."""
-        if not self.could_match(folded_text):
-            return
-        if self.anchor is None or len(folded_text) != len(text):
+    def finditer(self, text: str, folded_text: str) -> Iterator[Any]:
+        """The pattern's matches, leftmost first, in one linear pass over TEXT."""
+        if self.could_match(folded_text):
             yield from self.pattern.finditer(text)
-            return
-        position = folded_text.find(self.anchor)
-        while position >= 0:
-            if match := self.pattern.match(text, position):
-                yield match
-            position = folded_text.find(self.anchor, position + 1)
 
 
 def _detector(
@@ -69,7 +64,8 @@ def _detector(
 ) -> Detector:
     words = [group[0] for group in requires if len(group) == 1]
     anchor = next((w for w in words if regex.lower().startswith(w)), None)
-    return Detector(name, re.compile(regex, re.IGNORECASE), requires, needs_block_words, anchor)
+    pattern = linear.compile(regex, re.IGNORECASE)
+    return Detector(name, pattern, requires, needs_block_words, anchor)
 
 
 _LISTED = ("block", "listed", "banned")
@@ -128,7 +124,7 @@ DETECTORS: tuple[Detector, ...] = (
 
 # For Microsoft's own review and portal codes, the first bracket after the code is the banned
 # IP in every language the wording was translated to.
-FIRST_BRACKET = re.compile(_BRACKET)
+FIRST_BRACKET = linear.compile(_BRACKET)
 
 
 @dataclass(frozen=True)
@@ -174,19 +170,31 @@ def read_ip_token(token: str) -> tuple[str | None, bool] | None:
     candidates = ["".join(token.split()), token.split()[0] if token.split() else ""]
     for candidate in candidates:
         candidate = candidate.removeprefix("IPv6:").removeprefix("ipv6:").strip("*_'\"<>.,;")
+        if "." not in candidate and ":" not in candidate:
+            continue  # no address without either; skips the cost of ipaddress's exceptions
         try:
-            return str(plain_address(candidate)), False
+            return canonical_ip(candidate), False
         except ValueError:
             continue
     return None
 
 
+def canonical_ip(text: str) -> str:
+    """The address in TEXT in its one written form: without an IPv6 zone id (`fe80::1%eth0` and
+    `fe80::1%+3IA-` name the same address: the zone is the reader's interface, and any text at
+    all), and an IPv4-mapped IPv6 address (::ffff:81.2.69.142) as the IPv4 host it names, which
+    is what a block list holds. Raises ValueError for anything that is not an address."""
+    return str(plain_address(text))
+
+
 def plain_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """TEXT as an address; an IPv4-mapped IPv6 one (::ffff:81.2.69.142) is the IPv4 host it
-    names, which is what a block list holds. Raises ValueError."""
+    """TEXT as an address object, as canonical_ip() writes it. Raises ValueError."""
     address = ipaddress.ip_address(text)
-    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-    return mapped or address
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return ipaddress.IPv6Address(address.packed) if address.scope_id is not None else address
 
 
 def is_public(ip: str | None) -> bool:

@@ -6,26 +6,54 @@ access and took 36 s for a 1 MB Subject and 225 s for a 1 MB Content-Type here.
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.message
+import email.parser
+import email.utils
 import quopri
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailparser.utils import decode_header_part
 
-from delist_bot.ndr.text import OWN_WORDS_WINDOW, html_to_text, normalize_text
+from delist_bot.ndr.text import OWN_WORDS_WINDOW, html_to_text, normalize_text, valid_text
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_BOUNDARIES = 100  # the stdlib parser recurses per nesting level
 MAX_ATTACHED_DEPTH = 6  # a forward of a forward of ... an NDR
 MAX_PARTS = 500
 MAX_HEADER_CHARS = 4096
-MAX_BLOCK_CHARS = 512 * 1024
+DSN_RECIPIENTS_EACH_END = 32
 
 _BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_DSN_GROUP_BREAK = re.compile(r"\n\s*\n")
 _QP_MARKS = re.compile(r"=\n|=[0-9A-F]{2}")
+# Codecs no mail client writes a body in, whose decoder is quadratic (punycode: 100 KB, 1.8 s).
+_SLOW_CODECS = frozenset({"punycode"})
 _EML_NAME = re.compile(r"\.eml\s*$", re.IGNORECASE)
+
+
+class _Message(email.message.Message):
+    """compat32's Message, with parameters read from the first MAX_HEADER_CHARS of a header:
+    the stdlib splits `; a=b; a=b ...` one slice at a time, quadratic in the header's length
+    (12,000 parameters: 100 ms for every get_param)."""
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        value = self.get(header)
+        if value is None:
+            return failobj
+        text = str(value)[:MAX_HEADER_CHARS]
+        cache = self.__dict__.setdefault("_params_read", {})  # charset, name, boundary: once
+        if text not in cache:
+            params = []
+            for param in email.message._parseparam(text):  # type: ignore[attr-defined]
+                name, _, val = param.partition("=")
+                params.append((name.strip(), val.strip()))
+            cache[text] = email.utils.decode_params(params)
+        return list(cache[text])
 
 
 class OverBudget(Exception):
@@ -77,9 +105,109 @@ def parse_message(raw: bytes) -> email.message.Message:
         # decoder does not know a soft break "=\r" and cuts the part short there.
         raw = raw.replace(b"\r", b"\n")
     try:
-        return email.message_from_bytes(raw)
+        return _parse(raw)
     except RecursionError as exc:
         raise OverBudget("message structure is nested too deeply") from exc
+
+
+def _parse(raw: bytes) -> email.message.Message:
+    """RAW as the stdlib's parser reads it, without its Python step per line where it can:
+    headers by the stdlib, a body taken whole, a multipart cut at its boundary lines by one
+    search. (The step per line made 100 KB of short lines cost 15x the same size in prose.)
+    A delivery report's fields stay text, read by _dsn_from_text. Anything unusual (lone CR
+    line ends, a digest, headers that do not end in a blank line) goes to the stdlib whole;
+    tests/test_hostile_extraction.py compares the two on every sample and broken ones."""
+    head = _headers(raw)
+    if head is None:
+        return email.message_from_bytes(raw, _class=_Message)
+    msg, body = head
+    maintype, subtype = msg.get_content_maintype(), msg.get_content_subtype()
+    if maintype == "multipart":
+        parts = _parts(msg, body)
+        if parts is None:
+            return email.message_from_bytes(raw, _class=_Message)
+        msg.set_payload(parts)
+    elif maintype == "message" and subtype != "delivery-status":
+        msg.set_payload([_parse(body)])  # what follows is another message
+    else:
+        msg.set_payload(body.decode("ascii", "surrogateescape"))
+    return msg
+
+
+def _headers(raw: bytes) -> tuple[email.message.Message, bytes] | None:
+    """The stdlib's reading of RAW's headers and RAW's body, when a blank line ends them."""
+    if raw.startswith((b"\n", b"\r\n")):
+        body_start = 1 if raw.startswith(b"\n") else 2
+    else:
+        ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+        if not ends:
+            return None
+        body_start = min(ends) + (2 if raw[min(ends) + 1 : min(ends) + 2] == b"\n" else 3)
+    parser = email.parser.BytesParser(_class=_Message)
+    msg = parser.parsebytes(raw[:body_start], headersonly=True)
+    if msg.defects or msg.get_payload():
+        return None  # a line that is no header ended them, or a lone CR did
+    return msg, raw[body_start:]
+
+
+def _parts(msg: email.message.Message, body: bytes) -> list[email.message.Message] | None:
+    """MSG's parts cut from BODY at its boundary lines as the stdlib cuts them (repeated
+    boundary lines make no empty part; the newline before a boundary belongs to it)."""
+    boundary = msg.get_boundary()
+    if boundary is None or msg.get_content_subtype() == "digest" or _LONE_CR.search(body):
+        return None
+    try:
+        dashes = b"--" + boundary.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return None
+    marks = _boundary_lines(body, dashes)
+    if not marks or marks[0].group(1):  # no opening boundary: the stdlib's defect path
+        return None
+    msg.preamble = _without_eol(body[: marks[0].start()].decode("ascii", "surrogateescape")) or None
+    parts: list[email.message.Message] = []
+    i = 0
+    while i < len(marks) and not marks[i].group(1) and len(parts) < MAX_PARTS:
+        while i + 1 < len(marks) and marks[i + 1].start() == marks[i].end():
+            i += 1  # repeated boundary lines, even a closing one, are consumed as one
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(body)
+        parts.append(_part(body[marks[i].end() : end]))
+        i += 1
+    if i < len(marks) and marks[i].group(1):
+        msg.epilogue = body[marks[i].end() :].decode("ascii", "surrogateescape")
+    return parts
+
+
+def _boundary_lines(body: bytes, dashes: bytes) -> list[re.Match[bytes]]:
+    """The lines of BODY that are DASHES (`--boundary`), maybe `--`, then blanks; found by
+    bytes.find, as a ^-anchored pattern would be tried at every position of the body."""
+    line = re.compile(re.escape(dashes) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    starts = [0] if body.startswith(dashes) else []
+    position = body.find(b"\n" + dashes)
+    while position >= 0:
+        starts.append(position + 1)
+        position = body.find(b"\n" + dashes, position + 1)
+    return [match for start in starts if (match := line.match(body, start))]
+
+
+def _part(data: bytes) -> email.message.Message:
+    """One part, with the newline before the next boundary taken off as the stdlib's parser
+    takes it: from the part, or from the message a message/* part holds, deepest first (a
+    multipart gives up its epilogue's)."""
+    part = last = _parse(data)
+    while last.get_content_type() not in ("message/delivery-status",) and (
+        last.get_content_maintype() == "message" and isinstance(last._payload, list)
+    ):
+        last = last._payload[0]
+    if last.get_content_maintype() == "multipart":
+        last.epilogue = _without_eol(last.epilogue) if last.epilogue else None
+    elif isinstance(last._payload, str):  # as stored: get_payload() would decode it
+        last._payload = _without_eol(last._payload)
+    return part
+
+
+def _without_eol(text: str) -> str:
+    """TEXT without its last line end."""
+    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
 
 
 def header(msg: email.message.Message, name: str) -> str | None:
@@ -98,7 +226,7 @@ def _clean_header(value: object) -> str:
     # compat32 keeps raw 8-bit header bytes as surrogates; most are UTF-8 sent unencoded.
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     decoded = decode_header_part(text) if "=?" in text else text
-    return " ".join(decoded.split())
+    return valid_text(" ".join(decoded.split()))
 
 
 def walk(msg: email.message.Message) -> Walk:
@@ -155,7 +283,7 @@ def _visit(
 def _add_block(result: Walk, text: str, depth: int) -> None:
     if text.strip():
         marked = normalize_text(text[:OWN_WORDS_WINDOW], unquote=False) if depth == 0 else ""
-        result.blocks.append(Block(normalize_text(text[:MAX_BLOCK_CHARS]), depth, marked))
+        result.blocks.append(Block(normalize_text(text), depth, marked))
 
 
 def _preferred_alternative(part: email.message.Message) -> email.message.Message:
@@ -181,8 +309,7 @@ def _decoded_text(part: email.message.Message) -> str:
     data = part.get_payload(decode=True)
     if data is None:
         payload = part.get_payload()
-        return payload if isinstance(payload, str) else ""
-    data = data[: MAX_BLOCK_CHARS * 4]
+        return valid_text(payload) if isinstance(payload, str) else ""
     charset = part.get_content_charset() or "utf-8"
     text = decode_bytes(data, charset)
     if len(_QP_MARKS.findall(text[:20000])) >= 3 and "=\n" in text.replace("\r\n", "\n"):
@@ -192,14 +319,20 @@ def _decoded_text(part: email.message.Message) -> str:
 
 
 def decode_bytes(data: bytes, charset: str) -> str:
-    """Text in its declared charset, else UTF-8 with replacement characters."""
+    """Text in its declared charset, else UTF-8 with replacement characters; never a lone
+    surrogate, whatever the charset says."""
     try:
-        return data.decode(charset)
-    except (LookupError, ValueError):  # unknown, malformed (even NUL-bearing) charset names
+        if codecs.lookup(charset).name in _SLOW_CODECS:
+            raise LookupError(charset)
+        return valid_text(data.decode(charset))
+    except (LookupError, ValueError, TypeError):  # unknown, malformed, or `undefined`
         return data.decode("utf-8", "replace")
 
 
 def _dsn_recipients(blocks: list[object]) -> list[DsnRecipient]:
+    """The recipients' fields; of a report with thousands, the first and the last 50."""
+    if len(blocks) > 2 * DSN_RECIPIENTS_EACH_END:
+        blocks = blocks[:DSN_RECIPIENTS_EACH_END] + blocks[-DSN_RECIPIENTS_EACH_END:]
     found = []
     for block in blocks:
         if not isinstance(block, email.message.Message):
@@ -212,6 +345,8 @@ def _dsn_recipients(blocks: list[object]) -> list[DsnRecipient]:
 
 def _dsn_from_text(text: str) -> list[DsnRecipient]:
     """Delivery-status fields that arrived as one undecoded text payload."""
-    groups = re.split(r"\n\s*\n", normalize_text(text))
-    blocks = [email.message_from_string(group.strip() + "\n") for group in groups]
+    groups = _DSN_GROUP_BREAK.split(normalize_text(text))
+    if len(groups) > 2 * DSN_RECIPIENTS_EACH_END + 1:  # the report's own fields, then each end
+        groups = groups[: DSN_RECIPIENTS_EACH_END + 1] + groups[-DSN_RECIPIENTS_EACH_END:]
+    blocks = [email.message_from_string(group.strip() + "\n", _Message) for group in groups]
     return _dsn_recipients(blocks)
