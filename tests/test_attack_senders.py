@@ -1,0 +1,118 @@
+"""A stranger's attacks through the mail the bot reads, each built on purpose, end to end.
+
+Real Dovecot and aiosmtpd (SMTPUTF8 offered); what reaches a victim is counted at the SMTP server
+by RCPT TO. The samples are made here, since each needs many spellings of one thing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+from delist_bot.budget import Recipient, same_mailbox
+from delist_bot.config import Config, from_dict
+from delist_bot.worker import Worker
+from tests.conftest import imap_settings
+from tests.imap_helpers import deliver
+from tests.servers import Dovecot, SmtpServer
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+REVIEWER = "rev@delist.example.net"
+COPIES = 20
+
+
+@pytest.fixture
+def config(dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: Path) -> Config:
+    settings = imap_settings(
+        dovecot,
+        imap_user,
+        smtp_server,
+        tmp_path / "store.json",
+        review={"reviewers": [REVIEWER], "secret": "test-secret"},
+    )
+    return from_dict(settings, {})
+
+
+def request(n: int, reply_to: str, body: str = "Please help, our mail bounces.") -> bytes:
+    """A stranger's request whose reply goes to REPLY_TO (raw UTF-8 where it is Unicode)."""
+    return (
+        "From: Spammer <attacker@evil.example>\r\n"
+        "To: delist@delist.example.net\r\n"
+        "Subject: Cheap pills, 90% off\r\n"
+        "Date: Fri, 27 Nov 2026 09:30:00 +0000\r\n"
+        f"Message-ID: <attack-{n}@evil.example>\r\n"
+        f"Reply-To: {reply_to}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+def _normal_forms(local: str) -> list[str]:
+    """Every mix of composed and decomposed letters: one mailbox, as SMTPUTF8 carries it."""
+    forms = [(c, unicodedata.normalize("NFD", c)) for c in local]
+    return ["".join(mix) for mix in product(*forms)]
+
+
+def _dotted(local: str) -> list[str]:
+    """Dots anywhere in the local part: Gmail (and every domain Google hosts) ignores them."""
+    spots = len(local) - 1
+    return [
+        "".join(c + ("." if mask >> i & 1 else "") for i, c in enumerate(local))
+        for mask in range(2**spots)
+    ]
+
+
+# Each: spellings of ONE mailbox (and who it is); the bot must send it at most
+# replies_per_sender mails (3) however many of them it is asked to write to.
+SPELLINGS = {
+    "unicode-normal-forms": [f"{v}@target.example" for v in _normal_forms("jüöäë")],
+    "gmail-dots": [f"{v}@{d}" for v in _dotted("victim") for d in ("gmail.com", "googlemail.com")],
+    "percent-hack": [f"victim%target.example@relay{n}.example" for n in range(COPIES)],
+    "bang-path": [f"target.example!victim@relay{n}.example" for n in range(COPIES)],
+    "mixed-routing": [
+        f"Victim+{n}%TARGET.example@relay{n}.example" if n % 2 else f"target.example!v.ictim@r{n}.x"
+        for n in range(COPIES)
+    ],
+}
+
+
+@pytest.mark.parametrize("spellings", SPELLINGS.values(), ids=list(SPELLINGS))
+def test_spellings_of_one_mailbox_share_its_budget(
+    dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config, spellings: list
+) -> None:
+    assert len(spellings) >= COPIES
+    deliver(dovecot, imap_user, [request(n, s) for n, s in enumerate(spellings[:COPIES])])
+    report = Worker(config).run_once(T0)
+
+    assert len(report.processed) == COPIES
+    received = [rcpt for envelope, _ in smtp_server.recorder.messages for rcpt in envelope.rcpt_tos]
+    assert len(received) == 3, received  # every one of them reaches the one victim
+    assert sum(p.outcome == "rate_limited" for p in report.processed) == COPIES - 3
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "budget", "speaks"),
+    [
+        ("jürgen@b.example", unicodedata.normalize("NFD", "JÜRGEN") + "@b.example", True, True),
+        ("victim@gmail.com", "v.i.ctim+x@googlemail.com", True, False),
+        ("victim@target.example", "victim%target.example@relay.example", True, False),
+        ("victim@target.example", "target.example!victim@relay.example", True, False),
+        ("victim@target.example", "relay.example!victim%target.example@r.example", True, False),
+        ("victim+1@target.example", "VICTIM@target.example.", True, True),
+        ("john.smith@corp.example", "johnsmith@corp.example", True, False),
+        ("victim@target.example", "victim@other.example", False, False),
+        ("victim@target.example", "victim2@target.example", False, False),
+    ],
+)
+def test_the_budget_merges_every_route_to_a_mailbox_but_only_one_speaks_for_it(
+    one: str, other: str, budget: bool, speaks: bool
+) -> None:
+    """The budget errs on the strict side (two people may share one); who speaks for a case
+    must not: at Outlook, j.ohn@ is not john@."""
+    assert (Recipient.of(one).key == Recipient.of(other).key) is budget
+    assert same_mailbox(one, other) is speaks
