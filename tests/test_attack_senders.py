@@ -7,7 +7,7 @@ by RCPT TO. The samples are made here, since each needs many spellings of one th
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import product
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from delist_bot.worker import Worker
 from tests.conftest import imap_settings
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
+from tests.smtp_helpers import run_cli, write_toml
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 REVIEWER = "rev@delist.example.net"
@@ -116,3 +117,50 @@ def test_the_budget_merges_every_route_to_a_mailbox_but_only_one_speaks_for_it(
     must not: at Outlook, j.ohn@ is not john@."""
     assert (Recipient.of(one).key == Recipient.of(other).key) is budget
     assert same_mailbox(one, other) is speaks
+
+
+def maildir_config(folder: Path) -> Path:
+    """A Maildir, a `files` outbox and a store in FOLDER: a whole installation, in-process."""
+    for sub in ("new", "cur", "tmp"):
+        (folder / "mail" / sub).mkdir(parents=True, exist_ok=True)
+    return write_toml(
+        folder / "delist-bot.toml",
+        {
+            "mailbox": {"kind": "maildir", "path": "mail"},
+            "smtp": {"kind": "files", "path": "outbox", "from_address": "delist@d.example"},
+            "store": {"path": "store.json"},
+            "review": {"reviewers": [REVIEWER], "secret": "test-secret"},
+        },
+    )
+
+
+def drop(folder: Path, n: int, raw: bytes) -> None:
+    """Delivered at T0 (a Maildir's file name starts with its delivery time)."""
+    (folder / "mail" / "new" / f"{int(T0.timestamp())}.M{n}P1.test").write_bytes(raw)
+
+
+ESCAPES = "\x1b]52;c;cm0gLXJmIH4K\x07\x1b[2J\x1b[H\x9b31m\u202e"  # clipboard, clear, C1, bidi
+
+
+def test_a_strangers_escape_sequences_never_reach_the_operators_terminal(tmp_path: Path) -> None:
+    """A request's NDR line (the case's evidence) and its requester's follow-up are shown by
+    `cases show`: terminal control sequences in them come out as visible escapes."""
+    config = str(maildir_config(tmp_path))
+    ndr = (
+        "550 5.7.511 Access denied, banned sender[81.2.69.142]. To request removal "
+        f"{ESCAPES} from this list forward this message to delist@microsoft.com."
+    )
+    drop(tmp_path, 1, request(1, "mario@mail.example.org", f"Hello.\r\n\r\n{ndr}"))
+    first = run_cli("run", "--once", "--config", config, "--now", T0.isoformat())
+    assert first.exit_code == 0, first.output
+    follow_up = request(2, "mario@mail.example.org", f"Any news? {ESCAPES} thanks")
+    drop(tmp_path, 2, follow_up.replace(b"Subject: ", b"Subject: Re: [DL-000001] "))
+    later = (T0 + timedelta(hours=1)).isoformat()
+    assert run_cli("run", "--once", "--config", config, "--now", later).exit_code == 0
+
+    shown = run_cli("cases", "show", "DL-000001", "--config", config)
+    listed = run_cli("cases", "list", "--config", config)
+    assert shown.exit_code == 0 and "follow_up: Any news?" in shown.output
+    for output in (shown.output, listed.output):
+        assert not any(c in output for c in "\x1b\x07\x9b\u202e"), ascii(output)
+    assert shown.output.count(r"\x1b]52;c;") == 2  # the evidence and the follow-up, visible
