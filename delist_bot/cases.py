@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from delist_bot import sla
+from delist_bot.budget import same_mailbox
 from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Event, Extraction
 from delist_bot.review import Command
 
@@ -131,7 +132,10 @@ def join_request(case: Case, extraction: Extraction, now: datetime) -> Case:
     event = Event(
         now, extraction.sender or "unknown", "duplicate_request", f"another request for {case.ip}"
     )
-    return _with(case, event, extraction.message_id)
+    # Only the requester's messages join the thread their later mail follows: a stranger's
+    # Message-ID is text of the stranger's choosing.
+    own = same_mailbox(extraction.sender, case.requester)
+    return _with(case, event, extraction.message_id if own else None)
 
 
 def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
@@ -150,9 +154,10 @@ def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
     return Decision(updated, (Notice("reviewer_followup", "reviewers", extraction.own_words),))
 
 
-def record_reply(case: Case, message_id: str, kind: str, now: datetime) -> Case:
+def record_reply(case: Case, message_id: str | None, kind: str, now: datetime) -> Case:
     """A reply we queued for the case's sender becomes part of its thread and history (the
-    replies to duplicates up to MAX_DUPLICATES_RECORDED; later ones carry the case tag)."""
+    replies to duplicates up to MAX_DUPLICATES_RECORDED; later ones carry the case tag). No
+    MESSAGE_ID: a reply to someone else, recorded but not in the requester's thread."""
     if kind == "duplicate" and _recorded(case, "reply_duplicate") >= MAX_DUPLICATES_RECORDED:
         return case
     return _with(case, Event(now, BOT, f"reply_{kind}"), message_id)

@@ -122,7 +122,8 @@ def plan(
         case.id if case else None,
     )
     if case is not None:
-        case = cases.record_reply(case, mail.message_id, kind, now)
+        own = budget.same_mailbox(extraction.sender, case.requester)
+        case = cases.record_reply(case, mail.message_id if own else None, kind, now)
     return Plan(
         action, "not_listed" if kind == "not_listed" else "replied", "", case, is_new, (mail,)
     )

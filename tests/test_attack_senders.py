@@ -6,8 +6,10 @@ by RCPT TO. The samples are made here, since each needs many spellings of one th
 
 from __future__ import annotations
 
+import email
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from itertools import product
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from delist_bot.budget import Recipient, same_mailbox
 from delist_bot.config import Config, from_dict
 from delist_bot.worker import Worker
-from tests.conftest import imap_settings
+from tests.conftest import DATA_SAMPLES, imap_settings
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
 from tests.smtp_helpers import run_cli, write_toml
@@ -164,3 +166,39 @@ def test_a_strangers_escape_sequences_never_reach_the_operators_terminal(tmp_pat
     for output in (shown.output, listed.output):
         assert not any(c in output for c in "\x1b\x07\x9b\u202e"), ascii(output)
     assert shown.output.count(r"\x1b]52;c;") == 2  # the evidence and the follow-up, visible
+
+
+def outbox(folder: Path) -> list[Message]:
+    return [
+        email.message_from_bytes(p.read_bytes()) for p in sorted((folder / "outbox").glob("*.eml"))
+    ]
+
+
+def test_a_strangers_message_ids_never_reach_the_requester(tmp_path: Path) -> None:
+    """A stranger's request for the same IP joins the case as a duplicate; the requester's
+    later mail (the holding reply) threads on their own messages and ours, never on the
+    stranger's Message-ID (text of the stranger's choosing), and no header carries a control
+    character from one."""
+    config = str(maildir_config(tmp_path))
+    drop(tmp_path, 1, (DATA_SAMPLES / "01-review-attached-en.eml").read_bytes())  # mario
+    assert run_cli("run", "--once", "--config", config, "--now", T0.isoformat()).exit_code == 0
+    ndr = "550 5.7.511 Access denied, banned sender[81.2.69.142]. To request removal forward."
+    for n, mid in enumerate(
+        ("<Call-555-0100-for-a-faster-delisting@evil.example>", "<a\x00\x07b@x>")
+    ):
+        raw = request(n, "stranger@evil.example", ndr).replace(
+            f"<attack-{n}@evil.example>".encode(), mid.encode()
+        )
+        drop(tmp_path, 10 + n, raw)
+    assert run_cli("run", "--once", "--config", config, "--now", T0.isoformat()).exit_code == 0
+    later = (T0 + timedelta(hours=47)).isoformat()
+    ran = run_cli("run", "--once", "--config", config, "--now", later)
+    assert ran.exit_code == 0 and not ran.traceback, ran.output
+
+    mails = outbox(tmp_path)
+    [holding] = [m for m in mails if m["X-Delist-Bot-Action"] == "holding"]
+    assert holding["To"] == "mario@mail.example.org"
+    assert "evil.example" not in str(holding) and "<a" not in holding["References"]
+    for mail in mails:
+        head = mail.as_bytes().partition(b"\n\n")[0]
+        assert not any(c in head for c in b"\x00\x07"), head
