@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from delist_bot import worker as worker_module
 from delist_bot.budget import Recipient, same_mailbox
 from delist_bot.config import Config, from_dict
+from delist_bot.store import Store
 from delist_bot.worker import Worker
 from tests.conftest import DATA_SAMPLES, imap_settings
 from tests.imap_helpers import deliver
@@ -202,3 +204,40 @@ def test_a_strangers_message_ids_never_reach_the_requester(tmp_path: Path) -> No
     for mail in mails:
         head = mail.as_bytes().partition(b"\n\n")[0]
         assert not any(c in head for c in b"\x00\x07"), head
+
+
+def test_a_message_the_extractor_raises_on_is_quarantined_with_its_own_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The extractor never raises for bad input; should a bug make it, that one message is
+    quarantined with the bug's own words and the rest of its group answered as usual. (A
+    mock: no input makes the extractor raise for real.)"""
+    config = from_dict(
+        {
+            "mailbox": {"kind": "maildir", "path": str(tmp_path / "mail")},
+            "smtp": {"kind": "files", "path": str(tmp_path / "outbox"), "from_address": "d@d.ex"},
+            "store": {"path": str(tmp_path / "store.json")},
+        },
+        {},
+    )
+    maildir_config(tmp_path)
+    for n in range(3):
+        drop(tmp_path, n, request(n, f"user{n}@shop{n}.example", "help" if n != 1 else "BOOM"))
+    real = worker_module.extract
+
+    def extract(raw: bytes):
+        if b"BOOM" in raw:
+            raise RuntimeError("a bug in the extractor")
+        return real(raw)
+
+    monkeypatch.setattr(worker_module, "extract", extract)
+    report = Worker(config).run_once(T0)
+    outcomes = sorted((p.outcome, p.reason) for p in report.processed)
+    assert outcomes == [
+        ("quarantined", "internal error: RuntimeError: a bug in the extractor"),
+        ("replied", ""),
+        ("replied", ""),
+    ]
+    with Store(tmp_path / "store.json").transaction() as tx:
+        [record] = tx.quarantined()
+    assert record["reason"] == "internal error: RuntimeError: a bug in the extractor"
