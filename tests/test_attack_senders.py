@@ -123,7 +123,7 @@ def test_the_budget_merges_every_route_to_a_mailbox_but_only_one_speaks_for_it(
     assert same_mailbox(one, other) is speaks
 
 
-def maildir_config(folder: Path) -> Path:
+def maildir_config(folder: Path, **sections: dict) -> Path:
     """A Maildir, a `files` outbox and a store in FOLDER: a whole installation, in-process."""
     for sub in ("new", "cur", "tmp"):
         (folder / "mail" / sub).mkdir(parents=True, exist_ok=True)
@@ -134,6 +134,7 @@ def maildir_config(folder: Path) -> Path:
             "smtp": {"kind": "files", "path": "outbox", "from_address": "delist@d.example"},
             "store": {"path": "store.json"},
             "review": {"reviewers": [REVIEWER], "secret": "test-secret"},
+            **sections,
         },
     )
 
@@ -241,3 +242,55 @@ def test_a_message_the_extractor_raises_on_is_quarantined_with_its_own_reason(
     with Store(tmp_path / "store.json").transaction() as tx:
         [record] = tx.quarantined()
     assert record["reason"] == "internal error: RuntimeError: a bug in the extractor"
+
+
+def ndr_for(ip: str) -> str:
+    return (
+        "Our mail bounces:\r\n\r\n"
+        f"550 5.7.511 Access denied, banned sender[{ip}]. To request removal from this list "
+        "forward this message to delist@microsoft.com.\r\n"
+    )
+
+
+def pass_at(config: Path, moment: datetime) -> None:
+    ran = run_cli("run", "--once", "--config", str(config), "--now", moment.isoformat())
+    assert ran.exit_code == 0 and not ran.traceback, ran.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the domain budget counts mail a stranger aimed at made-up addresses: replies_per_domain "
+    "forged Reply-To's at one provider shut every honest requester there out for a day (no case, "
+    "no reviewer). Fix: the budget limits what we send, never whether a request is reviewed",
+)
+def test_strangers_cannot_shut_out_everyone_at_one_mail_provider(tmp_path: Path) -> None:
+    """Five requests (replies_per_domain here) with Reply-To made-up addresses at gmail.com;
+    then an honest Gmail user's real 5.7.511 request: it must still be reviewed."""
+    config = maildir_config(tmp_path, limits={"replies_per_domain": 5})
+    for n in range(5):
+        drop(tmp_path, n, request(n, f"made.up.{n}@gmail.com"))
+    drop(tmp_path, 9, request(9, "honest.admin@gmail.com", ndr_for("81.2.69.142")))
+    pass_at(config, T0)
+
+    with Store(tmp_path / "store.json").transaction() as tx:
+        assert [c.requester for c in tx.cases()] == ["honest.admin@gmail.com"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="nothing bounds the reviewers' mail: each request from a fresh address for a fresh "
+    "IP opens a case, and each case costs a notification, a reminder and an operator "
+    "escalation. Fix: at most REVIEWER_MAILS_PER_HOUR team mails an hour, the rest of the "
+    "new cases in one batched notification (and reminders likewise)",
+)
+def test_a_stranger_cannot_flood_the_reviewers(tmp_path: Path) -> None:
+    """60 requests, each from an address of its own at a domain of its own and for an IP of
+    its own (an attacker's every request is a real-looking one), over one hour."""
+    config = maildir_config(tmp_path, review={"reviewers": [REVIEWER], "operators": [REVIEWER]})
+    for n in range(60):
+        drop(tmp_path, n, request(n, f"admin@shop{n}.example", ndr_for(f"81.2.{n}.9")))
+    pass_at(config, T0)
+    pass_at(config, T0 + timedelta(hours=41))
+
+    team = [m for m in outbox(tmp_path) if m["X-Delist-Bot-Action"].startswith(("reviewer_", "op"))]
+    assert len(team) <= 2 * 20  # two hours' worth at 20 an hour
