@@ -42,10 +42,15 @@ def config(dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, tmp_path: 
     return from_dict(settings, {})
 
 
-def request(n: int, reply_to: str, body: str = "Please help, our mail bounces.") -> bytes:
-    """A stranger's request whose reply goes to REPLY_TO (raw UTF-8 where it is Unicode)."""
+def request(
+    n: int,
+    reply_to: str,
+    body: str = "Please help, our mail bounces.",
+    sender: str = "Spammer <attacker@evil.example>",
+) -> bytes:
+    """A request From SENDER whose reply goes to REPLY_TO (raw UTF-8 where it is Unicode)."""
     return (
-        "From: Spammer <attacker@evil.example>\r\n"
+        f"From: {sender}\r\n"
         "To: delist@delist.example.net\r\n"
         "Subject: Cheap pills, 90% off\r\n"
         "Date: Fri, 27 Nov 2026 09:30:00 +0000\r\n"
@@ -158,7 +163,8 @@ def test_a_strangers_escape_sequences_never_reach_the_operators_terminal(tmp_pat
     drop(tmp_path, 1, request(1, "mario@mail.example.org", f"Hello.\r\n\r\n{ndr}"))
     first = run_cli("run", "--once", "--config", config, "--now", T0.isoformat())
     assert first.exit_code == 0, first.output
-    follow_up = request(2, "mario@mail.example.org", f"Any news? {ESCAPES} thanks")
+    mario = "mario@mail.example.org"
+    follow_up = request(2, mario, f"Any news? {ESCAPES} thanks", sender=mario)
     drop(tmp_path, 2, follow_up.replace(b"Subject: ", b"Subject: Re: [DL-000001] "))
     later = (T0 + timedelta(hours=1)).isoformat()
     assert run_cli("run", "--once", "--config", config, "--now", later).exit_code == 0
