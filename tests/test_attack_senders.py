@@ -7,6 +7,7 @@ by RCPT TO. The samples are made here, since each needs many spellings of one th
 from __future__ import annotations
 
 import email
+import email.policy
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -322,3 +323,42 @@ def test_a_flood_of_unanswerable_mail_does_not_grow_the_hot_store(tmp_path: Path
         drop(tmp_path, n, raw.encode())
     pass_at(config, T0)
     assert (tmp_path / "store.json").stat().st_size < 200_000
+
+
+def decoded(mail: Message) -> str:
+    """Every header and text part of MAIL as a reader sees it (encoded words decoded)."""
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=email.policy.default)
+    texts = [f"{k}: {v}" for k, v in parsed.items()]
+    texts += [p.get_content() for p in parsed.walk() if p.get_content_maintype() == "text"]
+    return "\n".join(texts)
+
+
+def _invisible(text: str) -> list[str]:
+    return [ascii(c) for c in text if unicodedata.category(c) in ("Cf", "Co", "Cn")]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Shown right to left after U+202E: "admin@microsoft.example..." to a reviewer's eye.
+        {"sender": "Support <admin\u202eelpmaxe.tfosorcim@evil.example>"},
+        # A reviewer's address with a zero-width space: looks like the reviewer's own.
+        {"sender": "x@evil.example", "reply_to": "rev\u200b@delist.example.net"},
+    ],
+    ids=["bidi-override-from", "zero-width-reply-to"],
+)
+def test_an_address_with_invisible_characters_is_no_address(tmp_path: Path, headers: dict) -> None:
+    """No mail, to a reviewer or anyone, shows a requester address with characters that make
+    it look like another; the request is answered at a visible address or quarantined."""
+    config = maildir_config(tmp_path)
+    reply_to = headers.get("reply_to", "")
+    raw = request(1, reply_to or "x", ndr_for("81.2.69.142"), sender=headers["sender"])
+    if not reply_to:
+        raw = raw.replace(b"Reply-To: x\r\n", b"")
+    drop(tmp_path, 1, raw)
+    pass_at(config, T0)
+
+    for mail in outbox(tmp_path):
+        assert not _invisible(decoded(mail)), mail["X-Delist-Bot-Action"]
+    with Store(tmp_path / "store.json").transaction() as tx:
+        assert all(not _invisible(c.requester) for c in tx.cases())
