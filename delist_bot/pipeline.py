@@ -106,11 +106,14 @@ def plan(
         else:
             number = facts.next_case_number
             case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
+    # A reply to someone the message's author named (Reply-To, Resent-From) threads on that one
+    # message only: the author's References are up to 20 Message-IDs of text of their choosing.
+    own = budget.same_mailbox(extraction.sender, extraction.from_address)
     thread = Thread(
         extraction.sender,
         cases.without_case_tags(extraction.subject or ""),
         extraction.message_id,
-        tuple(filter(cases.names_no_case, extraction.references)),
+        tuple(filter(cases.names_no_case, extraction.references)) if own else (),
     )
     mail = build_reply(
         kind,

@@ -362,3 +362,22 @@ def test_an_address_with_invisible_characters_is_no_address(tmp_path: Path, head
         assert not _invisible(decoded(mail)), mail["X-Delist-Bot-Action"]
     with Store(tmp_path / "store.json").transaction() as tx:
         assert all(not _invisible(c.requester) for c in tx.cases())
+
+
+def test_a_reply_aimed_at_a_third_party_carries_no_chain_of_the_strangers_ids(
+    tmp_path: Path,
+) -> None:
+    """Reply-To a victim, with References of 15 Message-IDs of advertising text: the victim's
+    reply threads on the one request (its In-Reply-To and References), nothing more."""
+    config = maildir_config(tmp_path)
+    refs = " ".join(f"<call-555-{n}-for-cheap-loans@scam.example>" for n in range(15))
+    raw = request(1, "victim@target.example").replace(
+        b"MIME-Version", f"References: {refs}\r\nMIME-Version".encode()
+    )
+    drop(tmp_path, 1, raw)
+    pass_at(config, T0)
+
+    [reply] = outbox(tmp_path)
+    assert reply["To"] == "victim@target.example"
+    assert reply["In-Reply-To"] == reply["References"] == "<attack-1@evil.example>"
+    assert "scam.example" not in reply.as_string()
