@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from delist_bot import budget, cases, codes, outgoing, review, sla
+from delist_bot import budget, cases, codes, failpoints, outgoing, review, sla
 from delist_bot.cases import Notice
 from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
 from delist_bot.ndr import extract
@@ -285,6 +285,7 @@ def _notify_reviewers(
     tx: Transaction, case: Case | None, words: str, raw: bytes, now: datetime, settings: Settings
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
+    failpoints.reach("notify")  # a test holds it: is the store locked while this is written?
     tx.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
     nearby = tx.cases_near(case.ip, excluding=case.id)
     dossier = outgoing.build_dossier(case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip))
