@@ -5,6 +5,7 @@ Pure: an address, the counts the store kept and the limits in; a verdict out.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -14,18 +15,47 @@ DOMAIN_WINDOW = timedelta(hours=24)  # replies_per_domain is a daily figure
 
 @dataclass(frozen=True)
 class Recipient:
-    """An outside address as the budget counts it: one mailbox, however it is spelled."""
+    """An outside address as the budget counts it: every spelling that can reach one mailbox
+    shares one key, even where that merges two people (a budget must err on the strict side)."""
 
-    key: str  # lower case, with any +tag taken off the local part
-    domain: str  # exactly as written after the @, lower case (not the registrable domain)
+    key: str  # the mailbox: see `of`
+    domain: str  # as written after the @ (after routing), lower case (not the registrable domain)
 
     @classmethod
     def of(cls, address: str) -> Recipient:
-        local, _, domain = address.strip().rpartition("@")
-        domain = _domain(domain)
-        # victim+1@, victim+2@ ... reach one mailbox: they share one budget.
-        local = local.lower().partition("+")[0]
-        return cls(f"{local}@{domain}", domain)
+        local, domain = _mailbox(address)
+        local, domain = _routed(local, domain)
+        # victim+1@, victim+2@ ... reach one mailbox; so do v.ictim@ and vi.ctim@ at Gmail and
+        # at every domain Google hosts (which cannot be told from the address).
+        local = local.partition("+")[0].replace(".", "")
+        return cls(f"{local}@{_ALIASES.get(domain, domain)}", domain)
+
+
+# Domains that are one mail system under two names.
+_ALIASES = {"googlemail.com": "gmail.com"}
+MAX_ROUTING_HOPS = 8  # a local part is at most 64 octets: a few hops at most
+
+
+def _mailbox(address: str) -> tuple[str, str]:
+    """Local part and domain, each in one form: NFC (what `addresses.wire` sends) and case
+    folded; the domain in IDNA."""
+    local, _, domain = unicodedata.normalize("NFC", address.strip()).rpartition("@")
+    return local.casefold(), _domain(domain)
+
+
+def _routed(local: str, domain: str) -> tuple[str, str]:
+    """The mailbox a source-routed local part reaches through a relay that honours it: the
+    percent hack (RFC 1123 5.2.16: `victim%target.example@relay`, which Postfix applies by
+    default for its own domains) and UUCP bang paths (`target.example!victim@relay`)."""
+    for _ in range(MAX_ROUTING_HOPS):
+        if "!" in local:
+            host, _, local = local.partition("!")
+        elif "%" in local:
+            local, _, host = local.rpartition("%")
+        else:
+            break
+        domain = _domain(host)
+    return local, domain
 
 
 def _domain(domain: str) -> str:
@@ -41,8 +71,15 @@ def _domain(domain: str) -> str:
 
 
 def same_mailbox(one: str | None, other: str | None) -> bool:
-    """Do two addresses reach the same mailbox, as the budget counts them?"""
-    return bool(one and other) and Recipient.of(one or "").key == Recipient.of(other or "").key
+    """Are two addresses one mailbox, for who may speak for a case or command it: the same
+    up to case, normal form and a +tag, but not the budget's wider merging (dots, routing),
+    where another person's address could pass for the requester's."""
+
+    def exact(address: str) -> tuple[str, str]:
+        local, domain = _mailbox(address)
+        return local.partition("+")[0], domain
+
+    return bool(one and other) and exact(one or "") == exact(other or "")
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
 
 
 def record_reply(
-    case: Case, message_id: str, kind: str, now: datetime, to: str | None = None
+    case: Case, message_id: str | None, kind: str, now: datetime, to: str | None = None
 ) -> Case:
     """A reply we queued for the case's sender becomes part of its thread and history (the
     replies to duplicates up to MAX_DUPLICATES_RECORDED; later ones carry the case tag). A

@@ -7,6 +7,7 @@ Pure. An address never comes out of an encoded word (RFC 2047 section 5); a raw 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email import _header_value_parser as parser
@@ -24,6 +25,10 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # After parsing, the parts must still look like plain RFC 5322 / RFC 6532 text: no encoded word,
 # no domain literal, nothing the parser decoded or repaired.
 _LOCAL = re.compile(r"[^\s\"(),:;<>@\[\\\]]{1,64}")
+# Format characters (bidi overrides, zero-width joiners, soft hyphens, tags), private-use and
+# unassigned ones: an address holding one shows as another (to a reviewer, in a terminal) and
+# no server takes it (`addresses.wire` refuses it).
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
 _LABEL = re.compile(r"[^\W_]|[^\W_][\w-]{0,61}[^\W_]")
 
 
@@ -76,6 +81,8 @@ def mailbox(value: str | None) -> Identity:
         return Identity(None, "a local part that is not 1 to 64 plain characters")
     if not _plain_domain(domain):
         return Identity(None, "a domain that is not plain labels (a literal, one label)")
+    if any(unicodedata.category(c) in _INVISIBLE for c in local):
+        return Identity(None, "an invisible or format character in the local part")
     return Identity(f"{local}@{domain.lower()}")
 
 

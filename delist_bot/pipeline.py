@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from delist_bot import budget, cases, codes, outgoing, review, sla
+from delist_bot import budget, cases, codes, failpoints, outgoing, review, sla
 from delist_bot.cases import Notice
 from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
 from delist_bot.ndr import extract
@@ -106,11 +106,14 @@ def plan(
         else:
             number = facts.next_case_number
             case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
+    # A reply to someone the message's author named (Reply-To, Resent-From) threads on that one
+    # message only: the author's References are up to 20 Message-IDs of text of their choosing.
+    own = budget.same_mailbox(extraction.sender, extraction.from_address)
     thread = Thread(
         extraction.sender,
         cases.without_case_tags(extraction.subject or ""),
         extraction.message_id,
-        tuple(filter(cases.names_no_case, extraction.references)),
+        tuple(filter(cases.names_no_case, extraction.references)) if own else (),
     )
     mail = build_reply(
         kind,
@@ -281,6 +284,7 @@ def _notify_reviewers(
     tx: Transaction, case: Case | None, words: str, raw: bytes, now: datetime, settings: Settings
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
+    failpoints.reach("notify")  # a test holds it: is the store locked while this is written?
     tx.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
     nearby = tx.cases_near(case.ip, excluding=case.id)
     dossier = outgoing.build_dossier(case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip))

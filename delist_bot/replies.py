@@ -67,6 +67,9 @@ _WIRE = _WirePolicy(linesep="\r\n")
 _NEEDS_FOLDING = re.compile(r"[\r\n]|\s\s|^\s|\s$")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# A Message-ID we may write in In-Reply-To or References: printable ASCII only (a request's own
+# may hold NUL, controls or 8-bit text, which would go out as they came).
+_SAFE_ID = re.compile(r"<[!-;=?-~]{1,250}>")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|r|aw|sv|antw)\s*:\s*", re.IGNORECASE)
 
 
@@ -318,7 +321,9 @@ def build_reply(
     name = template_name(kind, language)
     body = render_text(name, {**context, "case_id": case_id})
     message_id = make_msgid(idstring=case_id or "reply", domain=sender.domain)
-    references = [*thread.references[-10:], thread.message_id] if thread.message_id else []
+    answered = thread.message_id if _SAFE_ID.fullmatch(thread.message_id or "") else None
+    earlier = [m for m in thread.references if _SAFE_ID.fullmatch(m)]
+    references = [*earlier[-10:], answered] if answered else []
     raw = _compose(
         [
             ("From", address_list([sender.address])),
@@ -326,7 +331,7 @@ def build_reply(
             ("Subject", reply_subject(thread.subject, case_id)),
             ("Date", format_datetime(now)),
             ("Message-ID", message_id),
-            ("In-Reply-To", thread.message_id),
+            ("In-Reply-To", answered),
             ("References", " ".join(references)),
             # The language of the text actually sent (English where the sender's has no template).
             ("Content-Language", template_language(name)),

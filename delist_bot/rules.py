@@ -72,8 +72,10 @@ class Route(StrEnum):
 
 
 def speaks_for(extraction: Extraction, case: Case) -> bool:
-    """Only the requester speaks for a case: anyone can write a case tag or a Message-ID."""
-    return same_mailbox(extraction.sender, case.requester)
+    """Only the requester speaks for a case: anyone can write a case tag or a Message-ID.
+    By the From address (which DMARC and `authserv_id` can vouch for), never by Reply-To or
+    Resent-From, which anyone may set to the requester's."""
+    return same_mailbox(extraction.from_address, case.requester)
 
 
 def route(

@@ -315,7 +315,7 @@ class Worker:
             return result
         if read.error is not None:
             result = _quarantined(fetched, read.error)
-            _log_quarantine(tx, result, now)
+            _log_quarantine(tx, result, now, fetched, QuarantineKind.INTERNAL)
             return result
         result = process(
             tx,

@@ -91,6 +91,7 @@ CASE = cases.open_case(
         ("ann@example.org", "ann@example.org", Route.FOLLOW_UP),
         ("Ann+case@Example.org", "Ann+case@Example.org", Route.FOLLOW_UP),
         ("victim@target.example", "attacker@evil.example", Route.REQUEST),  # Reply-To
+        ("ann@example.org", "attacker@evil.example", Route.REQUEST),  # Reply-To the requester
         ("eve@evil.example", "eve@evil.example", Route.REQUEST),
         ("ann@example.org.evil.example", "x@y.example", Route.REQUEST),
         (REVIEWER, REVIEWER, Route.COMMAND),  # lost its token: refused, not a request

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -88,6 +89,18 @@ def open_store(config: Config) -> Store:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def shown(text: str) -> str:
+    """Text from a message as a terminal may show it: control and format characters (an
+    escape sequence can write the clipboard, retitle the window or clear the screen; a bidi
+    override reverses what follows) in their visible \\x.. form; line ends and tabs kept."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(
+        c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else ascii(c)[1:-1]
+        for c in text
+    )
 
 
 def print_json(value: object) -> None:

@@ -19,6 +19,7 @@ from delist_bot.cli.app import (
     one_line_errors,
     open_store,
     print_json,
+    shown,
 )
 from delist_bot.models import Case, CaseStatus
 from delist_bot.replies import when
@@ -55,7 +56,7 @@ def list_cases(config_path: str | None, status: str | None, as_json: bool) -> No
     for case in found:
         click.echo(
             f"{case.id:<10} {case.status.value:<18} {case.ip:<26} {when(case.due_at):<21} "
-            f"{case.assignee or '-':<20} {case.requester}"
+            f"{shown(case.assignee or '-'):<20} {shown(case.requester)}"
         )
 
 
@@ -93,11 +94,11 @@ def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -
         ("First contact", when(case.first_contact_at) if case.first_contact_at else "-"),
         ("Decided", when(case.decided_at) if case.decided_at else "-"),
     ):
-        click.echo(f"{label + ':':<15}{value}")
+        click.echo(f"{label + ':':<15}{shown(value)}")
     click.echo("\nHistory:")
     for event in case.events:
         text = f": {event.text}" if event.text else ""
-        click.echo(f"  {when(event.at)}  {event.actor:<28} {event.kind}{text}")
+        click.echo(f"  {when(event.at)}  {shown(event.actor):<28} {event.kind}{shown(text)}")
 
 
 @cases.command("decide")
