@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
+from tests.dns_server import DnsServer
+
 
 def _chunks(text: str) -> str:
     """TEXT as a TXT record's quoted strings (at most 255 bytes each)."""
@@ -52,10 +56,7 @@ ZONES: dict[str, list[str]] = {
         '@ IN TXT "v=spf1 include:hostile.test -all"',  # includes itself
         'loop-a IN TXT "v=spf1 include:loop-b.hostile.test -all"',
         'loop-b IN TXT "v=spf1 include:loop-a.hostile.test -all"',
-        *(
-            f'chain{n} IN TXT "v=spf1 include:chain{n + 1}.hostile.test -all"'
-            for n in range(12)
-        ),
+        *(f'chain{n} IN TXT "v=spf1 include:chain{n + 1}.hostile.test -all"' for n in range(12)),
         'chain12 IN TXT "v=spf1 ip4:81.2.69.0/24 -all"',
         f"many IN TXT {_chunks('v=spf1 ' + MANY_INCLUDES + ' -all')}",
         *(f'i{n} IN TXT "v=spf1 -all"' for n in range(150)),
@@ -112,7 +113,7 @@ def ripe_answer(ip: str) -> dict:
 
 
 class _Rdap(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         ip = self.path.rsplit("/", 1)[-1]
         if ip == "81.2.69.99":  # sends us to a host that is no registry
             self._send(302, b"", {"Location": "http://evil.test/ip/81.2.69.99"})
@@ -149,3 +150,18 @@ def rdap_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsServer]:
+    """NSD serving ZONES on a free loopback port."""
+    server = DnsServer(tmp_path_factory.mktemp("nsd"), ZONES)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rdap_url() -> Iterator[str]:
+    with rdap_server() as url:
+        yield url

@@ -14,26 +14,11 @@ from delist_bot.evidence.gather import Gatherer, Settings, same_owner
 from delist_bot.evidence.model import Evidence, SpfResult
 from delist_bot.evidence.spf import check_host
 from tests.dns_server import DnsServer, have_nsd, silent_server
-from tests.evidence_zones import ZONES, rdap_server
 
 pytestmark = [
     pytest.mark.system,
     pytest.mark.skipif(not have_nsd(), reason="NSD is not installed (scripts/test installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsServer]:
-    server = DnsServer(tmp_path_factory.mktemp("nsd"), ZONES)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def rdap_url() -> Iterator[str]:
-    with rdap_server() as url:
-        yield url
 
 
 @pytest.fixture
@@ -116,12 +101,11 @@ def test_a_huge_spf_record_is_cut_and_a_cname_chain_is_harmless(nsd: DnsServer) 
     huge = resolver.query("huge.hostile.test", "TXT")
     assert huge.records and len(huge.records[0]) <= 4096
     # Cut, the record loses its tail: the IP listed at its end is not seen (no pass).
-    assert check_host("81.2.69.10", "huge.hostile.test", "a@huge.hostile.test", resolver.query) in (
-        SpfResult.FAIL,
-        SpfResult.PERMERROR,
-    )
+    cut = check_host("81.2.69.10", "huge.hostile.test", "a@huge.hostile.test", resolver.query)
+    assert cut is SpfResult.PERMERROR
+    # 31 CNAMEs: longer than the resolver follows; a temporary error, never a hang
     chained = check_host("81.2.69.10", "cname.hostile.test", "a@cname.hostile.test", resolver.query)
-    assert chained in (SpfResult.PASS, SpfResult.TEMPERROR, SpfResult.NONE)
+    assert chained is SpfResult.TEMPERROR
 
 
 def test_answers_come_from_the_cache_until_their_ttl_ends(nsd: DnsServer) -> None:
@@ -173,5 +157,3 @@ def test_rdap_follows_one_hop_on_the_configured_host(rdap_url: str) -> None:
 )
 def test_registrable_domain_match(ptr: str | None, domain: str, expected: bool | None) -> None:
     assert same_owner(ptr, domain) is expected
-
-
