@@ -92,6 +92,10 @@ def test_auto_mode_delists_a_clear_request_in_the_pass_that_reads_it(
     assert shown["suggestion"]["action"] == "approve"
     assert "5.7.511" in shown["ndr_line"]
 
+    report = delist_bot("report", "--format", "json", "--config", str(config))
+    by_decider = json.loads(report.stdout)["cases"]["by_decider"]
+    assert (by_decider["policy"]["decisions"], by_decider["people"]["decisions"]) == (1, 0)
+
     # A reviewer overturns it: the sender hears "denied" and the IP is listed again.
     denied = delist_bot(
         "cases", "decide", "DL-000001", "deny", "--message", "Not yours.", "--config", str(config)
