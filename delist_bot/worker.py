@@ -234,9 +234,12 @@ class Worker:
         if self.gatherer is None:
             return reads
         wanted = [i for i, r in enumerate(reads) if _wants_evidence(r, self.settings)]
-        found = self.gatherer.gather_many(
-            [(reads[i].extraction.ip, reads[i].extraction.sender) for i in wanted]  # type: ignore[union-attr,misc]
-        )
+        asked = [(reads[i].extraction.ip, reads[i].extraction.sender) for i in wanted]
+        try:
+            found = self.gatherer.gather_many(asked)  # type: ignore[arg-type]
+        except Exception:  # a bug in gathering costs the evidence, never the requests
+            log.exception("evidence could not be gathered for %s request(s)", len(asked))
+            return reads
         reads = list(reads)
         for i, evidence in zip(wanted, found, strict=True):
             reads[i] = replace(reads[i], evidence=evidence)
