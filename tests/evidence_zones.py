@@ -28,10 +28,11 @@ HUGE = " ".join(f"ip4:10.{n // 250}.{n % 250}.1" for n in range(3000))
 
 ZONES: dict[str, list[str]] = {
     "goodmail.test": [
-        '@ IN TXT "v=spf1 ip4:81.2.69.10 ip4:81.2.69.13 -all"',
+        '@ IN TXT "v=spf1 ip4:81.2.69.10 ip4:81.2.69.13 ip6:2a00:1450:4009::/48 -all"',
         "mail IN A 81.2.69.10",
         "liar IN A 81.2.69.99",
         "bl13 IN A 81.2.69.13",
+        "mail6 IN AAAA 2a00:1450:4009::10",
     ],
     "othercorp.test": ["mx IN A 81.2.69.12", '@ IN TXT "v=spf1 -all"'],
     "spfpass.test": [
@@ -47,6 +48,9 @@ ZONES: dict[str, list[str]] = {
         "12 IN PTR mx.othercorp.test.",
         "13 IN PTR bl13.goodmail.test.",
         "14 IN PTR mail.goodmail.test.",
+    ],
+    "9.0.0.4.0.5.4.1.0.0.a.2.ip6.arpa": [
+        "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN PTR mail6.goodmail.test.",
     ],
     "bl.test": [
         "13.69.2.81 IN A 127.0.0.2",
@@ -121,7 +125,7 @@ class _Rdap(BaseHTTPRequestHandler):
             self._send(200, b"[" * 400_000)
         elif ip == "81.2.69.97":  # one hop to a path on the same (configured) host
             self._send(301, b"", {"Location": "/ip/81.2.69.10"})
-        elif ip.startswith("81.2.69."):
+        elif ip.startswith(("81.2.69.", "2a00")):
             self._send(200, json.dumps(ripe_answer(ip)).encode())
         else:
             self._send(404, b'{"errorCode": 404}')

@@ -38,6 +38,7 @@ CASES = [
     # The PTR names the requester's domain, but the name's address is another IP's.
     ("81.2.69.14", "pm@goodmail.test", "mail.goodmail.test", "fail", True, "fail", False),
     ("81.2.69.15", "pm@goodmail.test", None, "fail", None, "fail", False),  # no PTR at all
+    ("2a00:1450:4009::10", "pm@goodmail.test", "mail6.goodmail.test", "pass", True, "pass", False),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.conftest import delist_bot, imap_settings
 from tests.dns_server import DnsServer, have_nsd, silent_server
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
+from tests.test_review_imap import reviewer_reply
 from tests.test_worker_imap import NOW, _write_toml
 
 pytestmark = pytest.mark.skipif(not have_nsd(), reason="NSD is not installed")
@@ -179,3 +181,51 @@ def test_dns_that_never_answers_leaves_evidence_unknown_and_the_case_opens_at_on
         None,
     )
     assert case.suggestion["action"] == "review"
+
+
+def test_a_reviewer_overturns_a_policy_delisting_by_mail_days_later(
+    dovecot: Dovecot,
+    imap_user: str,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    nsd: DnsServer,
+    rdap_url: str,
+) -> None:
+    config = from_dict(
+        settings(dovecot, imap_user, smtp_server, tmp_path, nsd.address, rdap_url, "auto"), {}
+    )
+    deliver(dovecot, imap_user, [request("pm@goodmail.test", "81.2.69.10", 1)])
+    Worker(config).run_once(NOW)
+    [fyi] = [m for _, m in smtp_server.recorder.messages if m["To"].startswith("reviewer")]
+    deliver(
+        dovecot,
+        imap_user,
+        [reviewer_reply(fyi, "deny\nThis IP is not theirs.", "reviewer@delist.example.net")],
+    )
+    Worker(config).run_once(NOW + timedelta(days=3))  # past a decision's 1-hour grace
+    assert kinds(smtp_server)["denied"] == 1
+    with Store(Path(config.store.path)).transaction() as tx:
+        case = tx.case("DL-000001")
+        relisted = tx.listing_for("81.2.69.10")
+    assert case is not None and case.status.value == "denied" and case.decided_by is None
+    assert relisted is None  # it was never on our list: nothing to put back
+
+
+def test_suggest_mode_only_suggests(
+    dovecot: Dovecot,
+    imap_user: str,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    nsd: DnsServer,
+    rdap_url: str,
+) -> None:
+    config = from_dict(
+        settings(dovecot, imap_user, smtp_server, tmp_path, nsd.address, rdap_url, "suggest"), {}
+    )
+    deliver(dovecot, imap_user, [request("pm@goodmail.test", "2a00:1450:4009::10", 1)])
+    Worker(config).run_once(NOW)
+    assert kinds(smtp_server) == Counter({"review": 1, "reviewer_notification": 1})
+    [note] = [m for _, m in smtp_server.recorder.messages if m["To"].startswith("reviewer")]
+    body = note.get_payload(0).get_payload(decode=True).decode()
+    assert "Suggestion: approve (rule first_clean_request)" in body
+    assert "mail6.goodmail.test" in body and "Forward DNS:   pass" in body

@@ -108,7 +108,7 @@ def _mechanism(query: _Query, domain: str, term: str) -> SpfResult | None:
         raise SpfError(SpfResult.PERMERROR)
     qualifier, name, spec, cidrs = parsed.groups()
     name = name.lower()
-    v4, v6 = _cidrs(cidrs)
+    v4, v6 = _cidrs(cidrs) if name in ("a", "mx") else (32, 128)  # ip4/ip6: one length
     target = _expand(query, domain, spec) if spec else domain
     if name in ("include", "a", "mx", "ptr", "exists"):
         query.budget.spend()
