@@ -47,7 +47,7 @@ def list_cases(config_path: str | None, status: str | None, as_json: bool) -> No
         reverse=True,
     )
     if as_json:
-        print_json([case_to_doc(c) for c in found])
+        print_json([show_doc(c) for c in found])
         return
     if not found:
         click.echo("no cases" + (f" with status {status}" if status else ""))
@@ -140,7 +140,7 @@ def decide(
 
 
 def show_doc(case: Case) -> dict[str, Any]:
-    """The case as `cases show --json` gives it: `evidence` is what the lookups found (null when
+    """The case as `cases show --json` (and `cases list --json`) gives it: `evidence` is what the lookups found (null when
     none were made), `suggestion` the policy's, `ndr_line` the bounce's line."""
     doc = case_to_doc(case)
     doc["ndr_line"] = doc.pop("evidence")
