@@ -10,6 +10,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from delist_bot import sla
 from delist_bot.budget import same_mailbox
@@ -18,6 +19,7 @@ from delist_bot.review import Command
 
 CASE_PREFIX = "DL-"
 BOT = "delist-bot"
+POLICY_ACTOR = "policy"
 MAX_DUPLICATES_RECORDED = 20
 MAX_FOLLOW_UPS_RELAYED = 20  # a requester's follow-ups a case records and passes on
 MAX_REJECTIONS_RECORDED = 20  # forged commands kept on a case; later ones on the message only
@@ -41,6 +43,7 @@ class Decision:
     case: Case
     notices: tuple[Notice, ...] = ()
     delist: bool = False  # take the case's IP off the block list
+    relist: bool = False  # put it back: a reviewer overturned a policy's delisting
     applied: bool = True  # False when the command was unknown or came too late, or a
     # follow-up came past MAX_FOLLOW_UPS_RELAYED
 
@@ -174,6 +177,8 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
         return Decision(_with(case, note, None))
     if word == "take":
         return Decision(dataclasses.replace(_with(case, note, None), assignee=reviewer))
+    if word == "deny" and overturnable(case):
+        return _overturn(case, note, now)
     if is_final(case):
         late = f"{case.id} is already {case.status.value}; only note works now"
         return Decision(
@@ -202,6 +207,32 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
         (Notice("reviewer_help", "reviewer", unknown),),
         applied=False,
     )
+
+
+def with_evidence(case: Case, findings: dict[str, Any], suggestion: dict[str, Any] | None) -> Case:
+    """The evidence gathered when the case opened, and what the policy suggests."""
+    return dataclasses.replace(case, findings=findings, suggestion=suggestion)
+
+
+def approve_by_policy(case: Case, rule: str, now: datetime) -> Decision:
+    """A policy rule approved the request as it opened: delisted at once, the requester told."""
+    noted = _with(case, Event(now, POLICY_ACTOR, "approve", f"policy rule {rule}"), None)
+    decided = dataclasses.replace(
+        _decide(noted, CaseStatus.DELISTED, now), decided_by="policy", policy_rule=rule
+    )
+    return Decision(decided, (Notice("delisted", "sender"),), delist=True)
+
+
+def overturnable(case: Case) -> bool:
+    """A delisting a policy rule made stays open to a reviewer's deny."""
+    return case.status is CaseStatus.DELISTED and case.decided_by == "policy"
+
+
+def _overturn(case: Case, note: Event, now: datetime) -> Decision:
+    overturned = _status(_with(case, note, None), CaseStatus.DENIED, now, BOT, "overturned")
+    decided = dataclasses.replace(overturned, decided_at=now, decided_by=None)
+    relist = any(e.kind == "blocklist" and e.text.startswith("removed") for e in case.events)
+    return Decision(decided, (Notice("denied", "sender", note.text),), relist=relist)
 
 
 def add_event(case: Case, actor: str, kind: str, text: str, now: datetime) -> Case:

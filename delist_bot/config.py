@@ -6,6 +6,7 @@ Any mistake stops the program with one line that names the key (ConfigError).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -101,6 +102,25 @@ class TemplatesConfig:
 
 
 @dataclass(frozen=True)
+class EvidenceConfig:
+    """Where evidence comes from: DNS servers ("host:port"; none: the system's), block list zones
+    asked about each IP, an RDAP base URL (the IP is appended), and each lookup's time limit."""
+
+    nameservers: list[str] = field(default_factory=list)
+    dnsbl_zones: list[str] = field(default_factory=list)
+    rdap_url: str = ""
+    timeout_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """off: no evidence is gathered; suggest: reviewers see what the rules suggest; auto: a
+    request the rules approve is delisted at once (reviewers may overturn it with deny)."""
+
+    mode: Literal["off", "suggest", "auto"] = "off"
+
+
+@dataclass(frozen=True)
 class Config:
     mailbox: MailboxConfig = field(default_factory=MailboxConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -109,6 +129,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     base_dir: Path = Path(".")
 
 
@@ -144,6 +166,7 @@ def from_dict(
     config = Config(**sections, base_dir=base_dir)
     _check_required(config)
     _check_templates(config)
+    _check_evidence(config.evidence)
     return _with_secret_file(config)
 
 
@@ -236,6 +259,28 @@ def _check_required(config: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{key} must be at least 1")
+
+
+def _check_evidence(evidence: EvidenceConfig) -> None:
+    for server in evidence.nameservers:
+        host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "53")
+        if server.startswith("["):
+            host, _, port = server[1:].partition("]")
+            port = port.removeprefix(":") or "53"
+        if not port.isdigit() or not 0 < int(port) < 65536 or not _is_address(host):
+            raise ConfigError(f"evidence.nameservers: {server!r} is not an IP address[:port]")
+    if evidence.rdap_url and not evidence.rdap_url.startswith(("https://", "http://")):
+        raise ConfigError(f"evidence.rdap_url must start with https://, not {evidence.rdap_url!r}")
+    if not 0 < evidence.timeout_seconds <= 60:
+        raise ConfigError("evidence.timeout_seconds must be more than 0 and at most 60")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_schedule(schedule: ScheduleConfig) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -109,6 +110,11 @@ class Case:
     escalated_at: datetime | None = None
     holding_sent_at: datetime | None = None
     breached_at: datetime | None = None  # the promise was missed (the worker was down)
+    # Evidence.to_doc() and Suggestion.to_doc() as gathered when the case opened (plain JSON)
+    findings: dict[str, Any] | None = field(default=None, hash=False)
+    suggestion: dict[str, Any] | None = field(default=None, hash=False)
+    decided_by: str | None = None  # "policy" when a policy rule decided; else people did
+    policy_rule: str | None = None  # the rule that decided
 
 
 @dataclass(frozen=True)

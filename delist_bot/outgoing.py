@@ -32,6 +32,7 @@ class Settings:
     reply_window_hours: float = 24
     replies_per_domain: int = 100
     ages: sla.Ages = field(default_factory=sla.Ages)
+    policy_mode: str = "off"  # [policy] mode: off, suggest, auto
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ def review_request(
     if not settings.reviewers:
         return None
     token = case_token(settings.secret, case.id)
+    verb = "Delisted by policy, FYI:" if case.decided_by == "policy" else "Review"
     subject = (
-        f"{notification_tag(case.id, token)} Review {case.ip} ({case.ndr_code}) "
+        f"{notification_tag(case.id, token)} {verb} {case.ip} ({case.ndr_code}) "
         f"from {case.requester}"
     )
     return build_internal(

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from delist_bot import budget, cases, codes, failpoints, outgoing, review, sla
+from delist_bot import budget, cases, codes, failpoints, outgoing, policy, review, sla
 from delist_bot.cases import Notice
+from delist_bot.evidence import Evidence
 from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import is_public
@@ -22,6 +24,7 @@ from delist_bot.store import Transaction
 
 __all__ = ["Facts", "Plan", "Processed", "Settings", "apply_decision", "plan", "process"]
 SENDER_DECISIONS = ("delisted", "denied", "info_request")
+MAX_HISTORY = 1000  # cases of a network the policy reads (the newest)
 TEAM_KINDS = ("reviewer_", "operator_", "digest")  # mail to our own people: off the budget
 
 
@@ -33,6 +36,7 @@ class Facts:
     next_case_number: int
     sent: budget.Counts = field(default_factory=budget.Counts)  # to the sender, its domain
     listed: bool | None = None  # None: no block list kept
+    history: policy.History = field(default_factory=policy.History)  # for the policy's rules
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Plan:
     case: Case | None = None
     case_is_new: bool = False
     mails: tuple[OutgoingMail, ...] = ()
+    delist: bool = False  # a policy rule approved the new case: its IP leaves the block list
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,11 @@ def plan(
     now: datetime,
     settings: Settings,
     received_at: datetime | None = None,
+    evidence: Evidence | None = None,
 ) -> Plan:
     """Decide what one new request gets. Pure. A request whose sender's budget is spent is
-    only recorded: no case, no join, no reviewer, no reply, so no holding reply later."""
+    only recorded: no case, no join, no reviewer, no reply, so no holding reply later. A new
+    case carries its EVIDENCE and the policy's suggestion; in auto mode an approval is final."""
     if extraction.error:
         return Plan(None, "quarantined", extraction.error)
     action = request_action(extraction, settings.own_addresses)
@@ -106,6 +113,7 @@ def plan(
         else:
             number = facts.next_case_number
             case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
+            case, kind = _judge(case, evidence, facts.history, now, settings)
     # A reply to someone the message's author named (Reply-To, Resent-From) threads on that one
     # message only: the author's References are up to 20 Message-IDs of text of their choosing.
     own = budget.same_mailbox(extraction.sender, extraction.from_address)
@@ -126,9 +134,26 @@ def plan(
     )
     if case is not None:
         case = cases.record_reply(case, mail.message_id, kind, now, extraction.sender)
-    return Plan(
-        action, "not_listed" if kind == "not_listed" else "replied", "", case, is_new, (mail,)
-    )
+    outcome = {"not_listed": "not_listed", "delisted": "delisted_by_policy"}.get(kind, "replied")
+    return Plan(action, outcome, "", case, is_new, (mail,), delist=kind == "delisted")
+
+
+def _judge(
+    case: Case,
+    evidence: Evidence | None,
+    history: policy.History,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Case, str]:
+    """The new case with its evidence and suggestion, and the reply its requester gets."""
+    if evidence is None or settings.policy_mode == policy.Mode.OFF:
+        return case, Action.REVIEW.value
+    suggestion = policy.suggest(evidence, history, now)
+    case = cases.with_evidence(case, evidence.to_doc(), suggestion.to_doc())
+    if settings.policy_mode == policy.Mode.AUTO and suggestion.action is policy.Suggested.APPROVE:
+        assert suggestion.rule is not None
+        return cases.approve_by_policy(case, suggestion.rule, now).case, "delisted"
+    return case, Action.REVIEW.value
 
 
 def reply_context(extraction: Extraction, case: Case | None) -> dict[str, Any]:
@@ -170,9 +195,11 @@ def process(
     *,
     extraction: Extraction | None = None,
     arrived_at: datetime | None = None,
+    evidence: Evidence | None = None,
 ) -> Processed:
     """Record one message and everything it causes, inside the caller's transaction.
-    EXTRACTION is read before the transaction (so a slow message never holds the store lock);
+    EXTRACTION is read before the transaction (so a slow message never holds the store lock),
+    and so is EVIDENCE (the lookups about its IP, for a new case);
     ARRIVED_AT is the server's delivery time, where a case's clock starts (never after now)."""
     extraction = extraction if extraction is not None else extract(raw)
     received = min(arrived_at or now, now)
@@ -191,7 +218,10 @@ def process(
         Route.COMMAND: _command,
         Route.FOLLOW_UP: _follow_up,
     }.get(route(extraction, known, settings.own_addresses, settings.reviewers), _request)
-    result = handler(tx, extraction, raw, known, now, settings, received)
+    if handler is _request:
+        result = _request(tx, extraction, raw, known, now, settings, received, evidence)
+    else:
+        result = handler(tx, extraction, raw, known, now, settings, received)
     result = Processed(uid, key, *result)
     tx.record_message(
         {
@@ -255,29 +285,50 @@ def _request(
     now: datetime,
     settings: Settings,
     received: datetime,
+    evidence: Evidence | None = None,
 ) -> Outcome:
     """A new request; also a message naming a case whose requester is someone else: it is
     answered as its own sender's request, on its own budget, and told nothing of that case."""
     listed = None
     if settings.require_listed and extraction.ip and tx.listings():
         listed = tx.listing_for(extraction.ip) is not None
+    open_case = tx.open_case_for_ip(extraction.ip) if extraction.ip else None
     facts = Facts(
-        open_case=tx.open_case_for_ip(extraction.ip) if extraction.ip else None,
+        open_case=open_case,
         next_case_number=int(tx.get_state("case_counter", 0)) + 1,
         sent=_sent(tx, extraction.sender, now, settings),
         listed=listed,
+        history=_history(tx, extraction.ip) if evidence and extraction.ip else policy.History(),
     )
-    decided = plan(extraction, facts, now, settings, received)
+    decided = plan(extraction, facts, now, settings, received, evidence)
     mails = decided.mails
+    case = decided.case
+    if decided.delist and case is not None:
+        network = tx.record_delisting(case.ip, now, case.id)
+        text = f"removed {network}" if network else "the IP was not listed"
+        case = cases.add_event(case, cases.POLICY_ACTOR, "blocklist", text, now)
     if decided.case_is_new:
         tx.next_case_number()
-        mails += _notify_reviewers(tx, decided.case, extraction.own_words, raw, now, settings)
-    if decided.case is not None:
-        tx.save_case(decided.case)
+        mails += _notify_reviewers(tx, case, extraction.own_words, raw, now, settings)
+    if case is not None:
+        tx.save_case(case)
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
     reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
-    return _outcome(extraction, action, decided.outcome, reason, decided.case, mails)
+    return _outcome(extraction, action, decided.outcome, reason, case, mails)
+
+
+def _history(tx: Transaction, ip: str) -> policy.History:
+    """Earlier requests for IP, and denials for it or its /24 (/48), for the policy's rules."""
+    nearby = tx.cases_near(ip, latest=MAX_HISTORY)
+    return policy.History(
+        requests=tuple(c.received_at for c in nearby.same_ip),
+        denials=tuple(
+            c.decided_at
+            for c in (*nearby.same_ip, *nearby.same_network)
+            if c.status is CaseStatus.DENIED and c.decided_at
+        ),
+    )
 
 
 def _notify_reviewers(
@@ -398,6 +449,10 @@ def apply_decision(
     sender hears a decision or a question whatever their budget (it is the answer they asked
     for, and only a reviewer causes it), and it counts on that budget like any mail."""
     case = decision.case
+    if decision.relist:
+        single = str(ipaddress.ip_network(case.ip))
+        done = tx.add_listing(single, f"policy's delisting overturned in {case.id}", now)
+        case = cases.add_event(case, reviewer, "blocklist", f"{single}: {done}", now)
     if decision.delist:
         network = tx.record_delisting(case.ip, now, case.id)
         case = cases.add_event(

@@ -144,7 +144,19 @@ def _case_figures(recent: list[Case], cases: list[Case], since: datetime) -> dic
             **{d: outcomes.get(d, 0) for d in DECISIONS},
             "waiting": sum(1 for c in cases if c.status is CaseStatus.WAITING),
         },
+        "by_decider": _by_decider(decided),
     }
+
+
+def _by_decider(decided: list[Case]) -> dict[str, dict[str, Any]]:
+    """Decisions a policy rule made and those people made, each with its median hours from
+    the request to the decision (a policy's delisting a reviewer overturned counts as people's)."""
+    found: dict[str, dict[str, Any]] = {}
+    for decider in ("policy", "people"):
+        mine = [c for c in decided if (c.decided_by == "policy") == (decider == "policy")]
+        spans = [hours(c.decided_at - c.received_at) for c in mine]  # type: ignore[operator]
+        found[decider] = {"decisions": len(mine), "median_hours": quantiles(spans)["median"]}
+    return found
 
 
 def _contact(recent: list[Case]) -> dict[str, Any]:

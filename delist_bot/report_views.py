@@ -81,6 +81,14 @@ def sections(report: dict[str, Any]) -> list[Section]:
                 ("opened", cases["opened"]),
                 ("decided", cases["decided"]),
                 *((f"outcome: {k}", v) for k, v in cases["outcomes"].items()),
+                *(
+                    row
+                    for who, figures in cases["by_decider"].items()
+                    for row in (
+                        (f"decided by {who}", figures["decisions"]),
+                        (f"decided by {who}, median hours", figures["median_hours"]),
+                    )
+                ),
             ],
         ),
         Section(
@@ -245,6 +253,19 @@ def as_prometheus(report: dict[str, Any]) -> str:
         "gauge",
         "Requests in the period by action.",
         [(f'{{action="{a}"}}', n) for a, n in report["requests"]["by_action"].items()],
+    )
+    by_decider = report["cases"]["by_decider"]
+    metric(
+        "decisions",
+        "gauge",
+        "Decisions in the period by who made them (policy or people).",
+        [(f'{{by="{who}"}}', f["decisions"]) for who, f in by_decider.items()],
+    )
+    metric(
+        "decision_median_hours",
+        "gauge",
+        "Median hours from request to decision, by who made it.",
+        [(f'{{by="{who}"}}', f["median_hours"]) for who, f in by_decider.items()],
     )
     metric(
         "contact_within_48h_ratio",

@@ -31,6 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200c\u200d\u
 # A decided case's token still works this long: a colleague's reply sent at the same moment as
 # the decision, or a `note` on it. After that it is dead, so a token that leaked stops mattering.
 GRACE = timedelta(hours=1)
+POLICY_GRACE = timedelta(days=7)  # a policy's delisting may be overturned by mail this long
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def token_live(case: Case, now: datetime) -> bool:
     """A case's token works while it waits for a decision, and GRACE after the decision."""
     if case.status in OPEN_STATUSES:
         return True
-    return case.decided_at is not None and now <= case.decided_at + GRACE
+    grace = POLICY_GRACE if case.decided_by == "policy" else GRACE  # its FYI asks for a deny
+    return case.decided_at is not None and now <= case.decided_at + grace
 
 
 def live_tokens(cases: Iterable[Case], secret: str, now: datetime) -> frozenset[str]:

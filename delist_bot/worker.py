@@ -22,13 +22,17 @@ from delist_bot import cases, failpoints, sla
 from delist_bot.config import Config, resolve
 from delist_bot.courier import Claimed, Courier
 from delist_bot.digest import DIGEST_PERIOD, digest_mail, queue_data
+from delist_bot.evidence import Evidence
+from delist_bot.evidence.gather import Gatherer
+from delist_bot.evidence.gather import Settings as GatherSettings
 from delist_bot.journal import Journal
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, open_mailbox
-from delist_bot.models import Case, Extraction
+from delist_bot.models import Action, Case, Extraction
 from delist_bot.ndr import extract
 from delist_bot.pipeline import Processed, Settings, deadline_pass, process
 from delist_bot.quarantine import QuarantineKind, quarantine_record
 from delist_bot.replies import Sender
+from delist_bot.rules import request_action
 from delist_bot.store import Store, StoreCorrupt, StoreError, Transaction
 
 log = logging.getLogger("delist_bot")
@@ -69,6 +73,7 @@ def settings_for(config: Config, secret: str) -> Settings:
             escalation=timedelta(hours=review.escalation_hours),
             holding=timedelta(hours=review.holding_hours),
         ),
+        policy_mode=config.policy.mode,
     )
 
 
@@ -92,6 +97,7 @@ class Read:
     fetched: Fetched
     extraction: Extraction | None = None
     error: str | None = None
+    evidence: Evidence | None = None  # gathered for a request that may open a case
 
 
 class Worker:
@@ -107,6 +113,7 @@ class Worker:
         self._move_error: str | None = None  # the folder whose moves are refused, logged
         self._refused = False  # a move was refused in this pass
         self.fatal: StoreError | None = None
+        self.gatherer = evidence_gatherer(config)
 
     # One pass -------------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> PassReport:
@@ -212,7 +219,7 @@ class Worker:
         started = time.monotonic()
         limit = GROUP_BATCHES * self.config.mailbox.batch_size
         for batch in batches:
-            group += [_read(fetched) for fetched in batch]
+            group += self._with_evidence([_read(fetched) for fetched in batch])
             if (
                 len(group) >= limit
                 or time.monotonic() - started >= GROUP_SECONDS
@@ -220,6 +227,23 @@ class Worker:
             ):
                 break
         return group
+
+    def _with_evidence(self, reads: list[Read]) -> list[Read]:
+        """Evidence for each request that may open a case (review, a public IP), gathered for
+        the batch at once before any lock is taken, within one timeout."""
+        if self.gatherer is None:
+            return reads
+        wanted = [i for i, r in enumerate(reads) if _wants_evidence(r, self.settings)]
+        asked = [(reads[i].extraction.ip, reads[i].extraction.sender) for i in wanted]
+        try:
+            found = self.gatherer.gather_many(asked)  # type: ignore[arg-type]
+        except Exception:  # a bug in gathering costs the evidence, never the requests
+            log.exception("evidence could not be gathered for %s request(s)", len(asked))
+            return reads
+        reads = list(reads)
+        for i, evidence in zip(wanted, found, strict=True):
+            reads[i] = replace(reads[i], evidence=evidence)
+        return reads
 
     def _commit_group(
         self, group: list[Read], now: datetime, courier: Courier, report: PassReport
@@ -325,6 +349,7 @@ class Worker:
             self.settings,
             extraction=read.extraction,
             arrived_at=fetched.arrived_at,
+            evidence=read.evidence,
         )
         if result.outcome == "quarantined":
             _log_quarantine(tx, result, now, fetched)
@@ -435,6 +460,31 @@ class Worker:
         if self._last_error is not None:
             log.info("recovered after: %s", self._last_error)
             self._last_error = self._last_fault = None
+
+
+def evidence_gatherer(config: Config) -> Gatherer | None:
+    """None when [policy] mode is off: no lookups at all."""
+    if config.policy.mode == "off":
+        return None
+    found = config.evidence
+    return Gatherer(
+        GatherSettings(
+            tuple(found.nameservers),
+            tuple(found.dnsbl_zones),
+            found.rdap_url,
+            found.timeout_seconds,
+        )
+    )
+
+
+def _wants_evidence(read: Read, settings: Settings) -> bool:
+    extraction = read.extraction
+    return (
+        extraction is not None
+        and not extraction.error
+        and bool(extraction.ip and extraction.sender)
+        and request_action(extraction, settings.own_addresses) is Action.REVIEW
+    )
 
 
 def _read(fetched: Fetched) -> Read:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from delist_bot.config import Config, from_dict
+from tests.evidence_zones import nsd, rdap_url  # noqa: F401 (fixtures: NSD and RDAP servers)
 from tests.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
 
 TESTS = Path(__file__).parent
@@ -23,7 +24,7 @@ CORPUS = TESTS.parent.parent / "shared" / "corpus"
 # A test that uses one of these fixtures talks to a real server (or a browser, or the crash
 # drill's processes): it is marked `system` without its file saying so.
 SYSTEM_FIXTURES = frozenset(
-    {"dovecot", "imap_user", "imap_config", "smtp_server", "silent", "chromium", "systemd"}
+    {"dovecot", "imap_user", "imap_config", "smtp_server", "silent", "chromium", "systemd", "nsd"}
 )
 SYSTEM_FILES = frozenset({"test_crash_drill.py", "test_fuzz_pass.py", "test_report_outputs.py"})
 

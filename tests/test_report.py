@@ -127,6 +127,10 @@ def test_contact_and_decision_times(figures: dict) -> None:
         "opened": 7,
         "decided": 2,
         "outcomes": {"delisted": 1, "denied": 1, "closed": 0, "waiting": 1},
+        "by_decider": {
+            "policy": {"decisions": 0, "median_hours": None},
+            "people": {"decisions": 2, "median_hours": 15.0},
+        },
     }
 
 

@@ -7,6 +7,7 @@ worker's next outbox run.
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ def list_cases(config_path: str | None, status: str | None, as_json: bool) -> No
         reverse=True,
     )
     if as_json:
-        print_json([case_to_doc(c) for c in found])
+        print_json([show_doc(c) for c in found])
         return
     if not found:
         click.echo("no cases" + (f" with status {status}" if status else ""))
@@ -78,14 +79,14 @@ def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -
         click.echo(request, nl=False)  # bytes: written as they are
         return
     if as_json:
-        print_json(case_to_doc(case))
+        print_json(show_doc(case))
         return
     for label, value in (
         ("Case", case.id + (f" (reopens {case.linked_case})" if case.linked_case else "")),
         ("Status", case.status.value),
         ("IP", case.ip),
         ("Code", case.ndr_code),
-        ("Evidence", case.evidence),
+        ("NDR line", case.evidence),
         ("Requester", case.requester),
         ("Language", case.language or "-"),
         ("Assignee", case.assignee or "-"),
@@ -93,8 +94,10 @@ def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -
         ("Due", when(case.due_at)),
         ("First contact", when(case.first_contact_at) if case.first_contact_at else "-"),
         ("Decided", when(case.decided_at) if case.decided_at else "-"),
+        ("Decided by", _decided_by(case)),
     ):
         click.echo(f"{label + ':':<15}{shown(value)}")
+    _echo_evidence(case)
     click.echo("\nHistory:")
     for event in case.events:
         text = f": {event.text}" if event.text else ""
@@ -125,7 +128,8 @@ def decide(
             case = tx.case(case_id.upper())
             if case is None:
                 raise UserError(f"no case {case_id}")
-            if transitions.is_final(case) and word not in ("note", "take"):
+            overturn = word == "deny" and transitions.overturnable(case)
+            if transitions.is_final(case) and word not in ("note", "take") and not overturn:
                 raise UserError(
                     f"{case.id} is already {case.status.value}; only note and take work now"
                 )
@@ -134,6 +138,56 @@ def decide(
     click.echo(f"{updated.id}: {word} by {actor}; status {updated.status.value}")
     for mail in mails:
         click.echo(f"  queued {mail.kind} to {mail.to} (the worker sends it)")
+
+
+def show_doc(case: Case) -> dict[str, Any]:
+    """The case as `cases show --json` (and `cases list --json`) gives it: `evidence` is what the lookups found (null when
+    none were made), `suggestion` the policy's, `ndr_line` the bounce's line."""
+    doc = case_to_doc(case)
+    doc["ndr_line"] = doc.pop("evidence")
+    doc["evidence"] = doc.pop("findings")
+    doc["decided_by"] = _decided_by(case) if case.decided_at else None
+    return doc
+
+
+def _decided_by(case: Case) -> str:
+    if case.decided_by == "policy":
+        return f"policy ({case.policy_rule})"
+    return "people" if case.decided_at else "-"
+
+
+def _echo_evidence(case: Case) -> None:
+    found = case.findings
+    if found:
+        rdap = found.get("rdap")
+        listed = "; ".join(f"{x['zone']} {x['code']} {x['txt']}".strip() for x in found["dnsbl"])
+        click.echo("\nEvidence:")
+        for label, value in (
+            ("PTR", found["ptr"] or "none"),
+            ("fcrdns", found["fcrdns"]),
+            ("Domain match", _yes_no(found["requester_domain_match"])),
+            ("SPF", found["spf"]),
+            ("Block lists", listed or ("none" if found.get("dnsbl_checked") else "unknown")),
+            (
+                "RDAP",
+                f"{rdap['name']} ({rdap['handle']}), {rdap['range']}, "
+                f"abuse: {', '.join(rdap['abuse']) or '-'}"
+                if rdap
+                else "unknown",
+            ),
+        ):
+            click.echo(f"  {label + ':':<15}{value}")
+    if case.suggestion:
+        rule = case.suggestion.get("rule")
+        click.echo(
+            f"\nSuggestion:      {case.suggestion['action']}" + (f" ({rule})" if rule else "")
+        )
+        for reason in case.suggestion["reasons"]:
+            click.echo(f"  - {reason}")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else "yes" if value else "no"
 
 
 def _find(config_path: str | None, case_id: str) -> Case:
