@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from delist_bot.evidence.dns import Answer, Status
 from delist_bot.evidence.model import SpfResult
+from delist_bot.ndr import linear
 
 Lookup = Callable[[str, str], Answer]
 MAX_LOOKUPS = 10
@@ -25,7 +26,10 @@ QUALIFIERS = {
     "~": SpfResult.SOFTFAIL,
     "?": SpfResult.NEUTRAL,
 }
-_MECHANISM = re.compile(r"([-+~?]?)([a-z0-9]+)(?::([^/]*))?((?:/\d{0,3})?(?://\d{0,3})?)$", re.I)
+# On RE2: a record is the requester's own text (up to 4 KB per string, and many strings).
+_MECHANISM = linear.compile(
+    r"([-+~?]?)([a-z0-9]+)(?::([^/]*))?((?:/\d{0,3})?(?://\d{0,3})?)$", re.I
+)
 _MACRO = re.compile(r"%\{([slodiphcrtv])(\d*)(r?)([-.+,/_=]*)\}|%%|%_|%-", re.I)
 
 
