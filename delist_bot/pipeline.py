@@ -274,6 +274,7 @@ def _request(
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
     reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
+    reason = "; ".join(filter(None, (reason, *extraction.notes)))  # an image not read, and why
     return _outcome(extraction, action, decided.outcome, reason, decided.case, mails)
 
 

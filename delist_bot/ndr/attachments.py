@@ -15,6 +15,7 @@ from delist_bot.ndr.text import html_to_text
 
 MAX_IMAGES = 3  # a mail of forty screenshots costs three OCR runs
 MIN_IP_CONFIDENCE = 85.0
+SECOND_ZOOM = 0.7  # a second reading at another size: Tesseract's errors move with the scale
 OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
 TNEF_SIGNATURE = (0x223E9F78).to_bytes(4, "little")
 _IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
@@ -97,7 +98,7 @@ def _read_image(data: bytes, budget: Budget, readings: list[Reading]) -> None:
     except ocr.Unreadable as exc:
         budget.note(f"image not read: {exc}")
         return
-    corrected, doubtful = read_ocr_text(text)
+    corrected, doubtful = read_ocr_text(text, _second_opinion(data, text))
     for ip in doubtful:
         budget.note(f"OCR read an IP as {ip!r} but is not sure of it")
     readings.append(Reading(corrected, Source.OCR, doubtful))
@@ -144,13 +145,28 @@ _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _DIGITS_FROM = str.maketrans({"S": "5", "$": "5", "O": "0"})
 
 
-def read_ocr_text(text: ocr.OcrText) -> tuple[str, tuple[str, ...]]:
-    """OCR text with its confirmed confusions corrected, and the IPs read in doubt."""
+def _second_opinion(data: bytes, first: ocr.OcrText) -> ocr.OcrText | None:
+    """Where an IP was read without confidence, the image read again at another size: the same
+    well-formed IP read twice is trusted, anything else stays in doubt."""
+    if not _doubtful_ips(first):
+        return None
+    try:
+        return ocr.read_image(data, zoom=SECOND_ZOOM)
+    except ocr.Unreadable:
+        return None
+
+
+def read_ocr_text(
+    text: ocr.OcrText, second: ocr.OcrText | None = None
+) -> tuple[str, tuple[str, ...]]:
+    """OCR text with its confirmed confusions corrected, and the IPs read in doubt (unless a
+    second reading, SECOND, read the same well-formed IP)."""
     plain = text.text
     plain = _SMTP_CONFUSED.sub(lambda m: m.group(1).translate(_DIGITS_FROM), plain)
     plain = _SENDER_BRACKET.sub(lambda m: f"{m.group(1)}[{m.group(2)}]", plain)
     plain = _SHORT_511.sub(lambda m: _confirmed_511(m, plain), plain)
-    doubtful = tuple(dict.fromkeys(_doubtful_ips(text)))
+    confirmed = _well_formed_ips(second) if second else set()
+    doubtful = tuple(ip for ip in dict.fromkeys(_doubtful_ips(text)) if ip not in confirmed)
     for ip in doubtful:
         alone = re.compile(rf"(?<![\w.]){re.escape(ip)}(?![\w.])")
         plain = alone.sub("(an IP the OCR could not read for sure)", plain)
@@ -163,6 +179,20 @@ def _confirmed_511(match: re.Match[str], text: str) -> str:
     return "5.7.511" if _BANNED.search(around) else match.group(0)
 
 
+def _well_formed_ips(text: ocr.OcrText) -> set[str]:
+    return {
+        match.group(0)
+        for line in text.lines
+        for word in line
+        for match in _IP_LIKE.finditer(word.text)
+        if _exact(match.group(0))
+    }
+
+
+def _exact(candidate: str) -> bool:
+    return bool(_IPV4.match(candidate)) and all(int(o) <= 255 for o in candidate.split("."))
+
+
 def _doubtful_ips(text: ocr.OcrText) -> list[str]:
     """IP-like words with a letter in them, an octet over 255, or a low confidence."""
     found = []
@@ -170,9 +200,6 @@ def _doubtful_ips(text: ocr.OcrText) -> list[str]:
         for word in line:
             for match in _IP_LIKE.finditer(word.text):
                 candidate = match.group(0)
-                exact = _IPV4.match(candidate) and all(
-                    int(octet) <= 255 for octet in candidate.split(".")
-                )
-                if not exact or word.confidence < MIN_IP_CONFIDENCE:
+                if not _exact(candidate) or word.confidence < MIN_IP_CONFIDENCE:
                     found.append(candidate)
     return found

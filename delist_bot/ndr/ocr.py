@@ -51,14 +51,15 @@ def missing() -> str | None:
     return None
 
 
-def read_image(data: bytes, timeout: float = OCR_TIMEOUT_SECONDS) -> OcrText:
-    """The words of one image, line by line, with Tesseract's confidence in each."""
+def read_image(data: bytes, timeout: float = OCR_TIMEOUT_SECONDS, zoom: float = 1.0) -> OcrText:
+    """The words of one image, line by line, with Tesseract's confidence in each. ZOOM below 1
+    reads it again at another size, for a second opinion."""
     if len(data) > MAX_IMAGE_BYTES:
         raise Unreadable(f"image of {len(data)} bytes is over the {MAX_IMAGE_BYTES}-byte limit")
     problem = missing()
     if problem:
         raise Unreadable(problem)
-    image = _prepared(data)
+    image = _prepared(data, zoom)
     import pytesseract
 
     try:
@@ -76,7 +77,7 @@ def read_image(data: bytes, timeout: float = OCR_TIMEOUT_SECONDS) -> OcrText:
     return _lines(found)
 
 
-def _prepared(data: bytes):  # -> PIL.Image.Image
+def _prepared(data: bytes, zoom: float):  # -> PIL.Image.Image
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     # Set here, not left to the default: a decompression bomb is refused before it is decoded.
@@ -94,7 +95,7 @@ def _prepared(data: bytes):  # -> PIL.Image.Image
         raise Unreadable("image is over the size limit (a decompression bomb)") from exc
     except (UnidentifiedImageError, OSError, ValueError, EOFError, SyntaxError) as exc:
         raise Unreadable(f"image could not be decoded: {type(exc).__name__}") from exc
-    scale = min(UPSCALE, math.sqrt(MAX_OCR_PIXELS / (width * height)))
+    scale = min(UPSCALE, math.sqrt(MAX_OCR_PIXELS / (width * height))) * zoom
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if size != image.size:
         image = image.resize(size, Image.Resampling.LANCZOS)
