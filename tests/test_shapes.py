@@ -294,3 +294,42 @@ def test_reviewers_are_told_a_reading_came_from_a_screenshot(tmp_path: Path) -> 
     assert "read from a screenshot (OCR)" in text
     attached = notification.get_payload(1).get_payload(0)  # the request, image and all
     assert any(p.get_content_type() == "image/png" for p in attached.walk())
+
+
+# --- two shapes that were misclassified (issue 16) ------------------------------------------
+
+
+def outlook_html_forward(ndr_text: str) -> bytes:
+    """An HTML-only forward as Outlook writes it: every line of the pasted NDR its own paragraph."""
+    lines = "".join(
+        f"<p class=MsoNormal>{html.escape(line) or '&nbsp;'}<o:p></o:p></p>\n"
+        for line in ndr_text.splitlines()
+    )
+    mail = EmailMessage()
+    mail["From"] = "postmaster@example.org"
+    mail["Subject"] = "FW: Undeliverable"
+    body = f"<html><body><p class=MsoNormal>Please delist us.<o:p></o:p></p>\n{lines}</body></html>"
+    mail.set_content(body, subtype="html")
+    return bytes(mail)
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "provider_code"),
+    [
+        ("postfix-s3150", "consumer", "S3150"),  # was `other`: (S3150) fell past a blank line
+        ("exim-s3140", "consumer", "S3140"),
+        ("postfix-blocklist1", "review", None),  # was `other`: "Blocklist 1" past a blank line
+    ],
+)
+def test_ndr_pasted_into_an_outlook_html_body(name: str, action: str, provider_code) -> None:
+    from tests.builder import NDRS
+
+    [ndr] = [n for n in NDRS if n.name == name]
+    record = parse_record("x", outlook_html_forward(ndr.text))
+    assert (record["action"], record["ndr_code"], record["ip"], record["provider_code"]) == (
+        action,
+        ndr.code,
+        ndr.ip,
+        provider_code,
+    )
+    assert record["source"] == "html"

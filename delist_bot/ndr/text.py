@@ -116,13 +116,21 @@ class _TextCollector(HTMLParser):
         elif tag == "hr":
             self.parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
         elif tag in self._BREAKS or tag == "blockquote":
-            self.parts.append("\n")
+            self._line_break()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BREAKS or tag in ("td", "th"):
-            self.parts.append("\n" if tag in self._BREAKS else " ")
+        elif tag in self._BREAKS:
+            self._line_break()
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def _line_break(self) -> None:
+        # </p><p> ends one line, not a paragraph: Outlook puts every line of a pasted NDR in its
+        # own <p class=MsoNormal>, and a blank line between them would end the statement there.
+        if not "".join(self.parts[-2:]).rstrip(" ").endswith("\n"):
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
