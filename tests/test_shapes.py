@@ -234,6 +234,9 @@ def words(text: str, confidence: float = 96.0) -> ocr.OcrText:
         ("Sales S50 units sold", "S50 units", ()),
         ("banned sender[81.2.6O.142]", "could not read", ("81.2.6O.142",)),
         ("banned sender[81.2.369.142]", "could not read", ("81.2.369.142",)),
+        ("banned sender[2a01:4f8:c17:l234::25]", "could not read", ("2a01:4f8:c17:l234::25",)),
+        ("banned sender[2a01:4f8:c17:1234::25]", "sender[2a01:4f8:c17:1234::25]", ()),
+        ("Date: 13:45:39 -0700", "13:45:39", ()),
     ],
 )
 def test_ocr_confusions(seen: str, read: str, doubtful: tuple) -> None:
@@ -333,3 +336,71 @@ def test_ndr_pasted_into_an_outlook_html_body(name: str, action: str, provider_c
         provider_code,
     )
     assert record["source"] == "html"
+
+
+def test_a_message_inside_a_message_inside_a_message_is_read() -> None:
+    from delist_bot.ndr import outlook
+
+    content = outlook.read_msg((OUTLOOK / "msgreader/msgInMsgInMsg.msg").read_bytes())
+    subjects = [b.text.split("\n\n", 1)[0] for b in content.bodies]
+    assert any("I have sub attachments!" in s for s in subjects)
+    assert any("I have attachments!" in s for s in subjects)
+    assert len(content.bodies) == 3 and content.attachments  # and its images, for OCR
+
+
+def test_rich_text_of_a_tnef_body() -> None:
+    from delist_bot.ndr.outlook import rtf_text
+
+    rtf = r"{\rtf1\ansi{\fonttbl}\pard 550 5.7.511 Access denied, banned sender[81.2.69.142]\par}"
+    assert "550 5.7.511 Access denied, banned sender[81.2.69.142]" in rtf_text(rtf)
+
+
+@pytest.mark.system
+@needs_tesseract
+def test_a_pdf_page_without_text_goes_to_ocr(tmp_path: Path) -> None:
+    """A screenshot printed to PDF: no text layer, one image; it is read by OCR."""
+    image = render(tmp_path, microsoft_511("81.2.69.142"), scale=1.25, width=1000, kind="png")
+    (tmp_path / "shot.png").write_bytes(image)
+    page = tmp_path / "page.html"
+    page.write_text('<html><body style="margin:0"><img src="shot.png" width="700"></body></html>')
+    out = tmp_path / "printed.pdf"
+    binary = shutil.which("chromium") or pytest.skip("chromium is not installed")
+    profile = tempfile.mkdtemp(prefix="delist-chromium-")
+    try:
+        subprocess.run(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+             f"--print-to-pdf={out}", page.as_uri()],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    record = parse_record("x", forward(out.read_bytes(), "application/pdf", "ndr.pdf"))
+    assert (record["action"], record["ndr_code"], record["ip"], record["source"]) == (
+        "review",
+        "5.7.511",
+        "81.2.69.142",
+        "ocr",
+    )
+
+
+@pytest.mark.system
+def test_without_tesseract_the_bot_says_so_in_one_line(tmp_path: Path) -> None:
+    """No Tesseract on PATH (a real missing program, not a mock): one note, no traceback."""
+    import os
+    import sys
+
+    mail = tmp_path / "shot.eml"
+    mail.write_bytes(
+        forward((OUTLOOK / "OfficeDocs-Exchange/exchange2016_ndr_e7e607e8.png").read_bytes())
+    )
+    script = "from delist_bot.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", script, "parse", str(mail)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(tmp_path)},
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr
+    assert "note: image not read: OCR needs Tesseract (apt-get install" in result.stdout
+    assert "need_info" in result.stdout

@@ -6,6 +6,7 @@ corrected only where the words around a confusion confirm it, and an IP read in 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -142,6 +143,10 @@ _BANNED = re.compile(r"banned\s+send(?:ing|er)|access\s+denied", re.IGNORECASE)
 # An IP-like run as OCR may misread it: digits with letters that look like digits.
 _IP_LIKE = re.compile(r"(?<![\w.:])[0-9OoIlSB|]{1,3}(?:\.[0-9OoIlSB|]{1,3}){3}(?![\w:])")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+# IPv6 as OCR may read it (l for 1, O for 0): counted only with a "::" or a hex letter, so that
+# a time of day (16:05:39) is not one.
+_V6_LIKE = re.compile(r"(?<![\w:.])[0-9A-Za-z]{1,4}(?::[0-9A-Za-z]{0,4}){2,7}(?![\w:])")
+_HEX_LETTER = re.compile(r"[a-fA-F]")
 _DIGITS_FROM = str.maketrans({"S": "5", "$": "5", "O": "0"})
 
 
@@ -181,15 +186,30 @@ def _confirmed_511(match: re.Match[str], text: str) -> str:
 
 def _well_formed_ips(text: ocr.OcrText) -> set[str]:
     return {
-        match.group(0)
+        candidate
         for line in text.lines
         for word in line
-        for match in _IP_LIKE.finditer(word.text)
-        if _exact(match.group(0))
+        for candidate in _ip_candidates(word.text)
+        if _exact(candidate)
     }
 
 
+def _ip_candidates(word: str) -> list[str]:
+    found = [m.group(0) for m in _IP_LIKE.finditer(word)]
+    for match in _V6_LIKE.finditer(word):
+        candidate = match.group(0)
+        if "::" in candidate or _HEX_LETTER.search(candidate):
+            found.append(candidate)
+    return found
+
+
 def _exact(candidate: str) -> bool:
+    if ":" in candidate:
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            return False
+        return True
     return bool(_IPV4.match(candidate)) and all(int(o) <= 255 for o in candidate.split("."))
 
 
@@ -198,8 +218,7 @@ def _doubtful_ips(text: ocr.OcrText) -> list[str]:
     found = []
     for line in text.lines:
         for word in line:
-            for match in _IP_LIKE.finditer(word.text):
-                candidate = match.group(0)
+            for candidate in _ip_candidates(word.text):
                 if not _exact(candidate) or word.confidence < MIN_IP_CONFIDENCE:
                     found.append(candidate)
     return found
