@@ -14,7 +14,7 @@ from delist_bot.models import Source
 from delist_bot.ndr import ocr, outlook, pdf
 from delist_bot.ndr.text import html_to_text
 
-MAX_IMAGES = 3  # a mail of forty screenshots costs three OCR runs
+MAX_IMAGES = 3  # OCR runs a message may cost (a second reading is one): forty screenshots cost 3
 MIN_IP_CONFIDENCE = 85.0
 SECOND_ZOOM = 0.7  # a second reading at another size: Tesseract's errors move with the scale
 OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -99,7 +99,7 @@ def _read_image(data: bytes, budget: Budget, readings: list[Reading]) -> None:
     except ocr.Unreadable as exc:
         budget.note(f"image not read: {exc}")
         return
-    corrected, doubtful = read_ocr_text(text, _second_opinion(data, text))
+    corrected, doubtful = read_ocr_text(text, _second_opinion(data, text, budget))
     for ip in doubtful:
         budget.note(f"OCR read an IP as {ip!r} but is not sure of it")
     readings.append(Reading(corrected, Source.OCR, doubtful))
@@ -150,11 +150,12 @@ _HEX_LETTER = re.compile(r"[a-fA-F]")
 _DIGITS_FROM = str.maketrans({"S": "5", "$": "5", "O": "0"})
 
 
-def _second_opinion(data: bytes, first: ocr.OcrText) -> ocr.OcrText | None:
+def _second_opinion(data: bytes, first: ocr.OcrText, budget: Budget) -> ocr.OcrText | None:
     """Where an IP was read without confidence, the image read again at another size: the same
-    well-formed IP read twice is trusted, anything else stays in doubt."""
-    if not _doubtful_ips(first):
+    well-formed IP read twice is trusted, anything else stays in doubt. It costs a run."""
+    if not _doubtful_ips(first) or budget.images <= 0:
         return None
+    budget.images -= 1
     try:
         return ocr.read_image(data, zoom=SECOND_ZOOM)
     except ocr.Unreadable:

@@ -15,7 +15,7 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMAGE_PIXELS = 25_000_000  # as declared in the header, before decoding a single row
 MAX_OCR_PIXELS = 4_000_000  # after scaling up: Tesseract's time grows with the area
 UPSCALE = 3.0  # UI text at 100 % is 11-13 px high; Tesseract wants 30 or more
-OCR_TIMEOUT_SECONDS = 20
+OCR_TIMEOUT_SECONDS = 10  # one screenshot takes 1-2 s on one core (benchmarks/ocr.py)
 LANGUAGES = "eng"  # codes, IPs and Microsoft's English NDR wording; the UI's language is noise
 PAGE_MODE = "--psm 6"  # one uniform block: psm 3 drops the grey text of boxed NDR panes
 
