@@ -115,6 +115,8 @@ class _TextCollector(HTMLParser):
             self._skipping += 1
         elif tag == "hr":
             self.parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
+        elif tag == "br":
+            self.parts.append("\n")  # <br><br> is a blank line
         elif tag in self._BREAKS or tag == "blockquote":
             self._line_break()
 
