@@ -47,6 +47,9 @@ def read_pdf(data: bytes, max_images: int) -> PdfContent:
             array_based_stream_maximum_output_length=MAX_INFLATED_BYTES,
             lzw_maximum_output_length=MAX_INFLATED_BYTES,
             run_length_maximum_output_length=MAX_INFLATED_BYTES,
+            image_maximum_buffer_size=MAX_INFLATED_BYTES,  # an image decoded before OCR sees it
+            stream_decoding_work_maximum_length=4 * MAX_INFLATED_BYTES,
+            page_tree_maximum_entries=1000,
         ):
             return _read(pypdf.PdfReader(io.BytesIO(data), strict=False), max_images)
     except RecursionError as exc:
