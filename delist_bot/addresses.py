@@ -85,6 +85,17 @@ def header_form(address: str) -> str | None:
         return None
 
 
+def a_labels(domain: str) -> str:
+    """DOMAIN in ASCII (IDNA 2008 with UTS 46's mapping), so that two spellings of one domain
+    compare equal; as written when it has no such form."""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain
+
+
 def _domain(domain: str, shown: str) -> str:
     if domain.startswith("[") and domain.endswith("]"):
         return _literal(domain, shown)

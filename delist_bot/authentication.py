@@ -13,6 +13,8 @@ from functools import cache
 import authres
 from publicsuffixlist import PublicSuffixList
 
+from delist_bot.addresses import a_labels
+
 # The headers a receiving server (MTA, milters, LDA) puts above a message as it accepts and files
 # it. The top run of these is where our server's Authentication-Results sit; the first header of
 # any other name (DKIM-Signature, From, Message-ID, X-Spam-...) arrived with the message, and no
@@ -71,7 +73,7 @@ def aligned(one: str, other: str) -> bool:
 
 def organisational(domain: str) -> str:
     """The registrable domain: example.co.uk for mx.example.co.uk."""
-    ascii_domain = _a_labels(domain.strip().rstrip(".").lower())
+    ascii_domain = a_labels(domain.strip().rstrip(".").lower())
     return _suffixes().privatesuffix(ascii_domain) or ascii_domain
 
 
@@ -106,15 +108,6 @@ def _parse(value: str) -> authres.AuthenticationResultsHeader | None:
 
 def _unescaped(text: str) -> str:
     return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
-
-
-def _a_labels(domain: str) -> str:
-    if domain.isascii():
-        return domain
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
 
 
 @cache

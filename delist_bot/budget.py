@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from delist_bot.addresses import a_labels
+
 DOMAIN_WINDOW = timedelta(hours=24)  # replies_per_domain is a daily figure
 
 
@@ -61,13 +63,7 @@ def _routed(local: str, domain: str) -> tuple[str, str]:
 def _domain(domain: str) -> str:
     """Lower case, and a Unicode domain as its IDNA form, so that both spellings of one
     domain share a budget."""
-    domain = domain.lower().rstrip(".")
-    if domain.isascii():
-        return domain
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return domain
+    return a_labels(domain.lower().rstrip("."))
 
 
 def same_mailbox(one: str | None, other: str | None) -> bool:

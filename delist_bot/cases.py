@@ -92,6 +92,7 @@ def open_case(
         message_ids=tuple(m for m in (extraction.message_id,) if m),
         events=(Event(now, extraction.sender, "opened", text),),
         linked_case=linked,
+        source=extraction.source.value if extraction.source else "text",
     )
     return _read_late(case, now)
 

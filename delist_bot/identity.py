@@ -61,7 +61,9 @@ def mailbox(value: str | None) -> Identity:
         return Identity(None, "an address inside an encoded word")
     try:
         found, rest = parser.get_address_list(value)
-    except (errors.HeaderParseError, IndexError, ValueError):
+    # AttributeError: the stdlib's parser trips over its own defect objects on an unclosed
+    # domain literal (`admin@[x`), a stranger's one-character typo.
+    except (errors.HeaderParseError, IndexError, ValueError, AttributeError):
         return Identity(None, "not an RFC 5322 address")
     if rest:
         return Identity(None, "not an RFC 5322 address")

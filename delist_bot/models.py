@@ -22,6 +22,18 @@ class Action(StrEnum):
     IGNORE = "ignore"
 
 
+class Source(StrEnum):
+    """Where a reading came from: OCR readings are never approved without a person's look."""
+
+    TEXT = "text"
+    HTML = "html"
+    ATTACHMENT = "attachment"
+    PDF = "pdf"
+    OCR = "ocr"
+    MSG = "msg"
+    TNEF = "tnef"
+
+
 @dataclass(frozen=True)
 class Statement:
     """One reading of an NDR diagnostic: a code, maybe an IP, and the text it came from."""
@@ -35,6 +47,7 @@ class Statement:
     ip_placeholder: bool = False  # the text shows xxx.xxx.xxx.xxx instead of an address
     from_dsn: bool = False
     order: int = 0
+    source: Source = Source.TEXT
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class Extraction:
     top_type: str = "text/plain"
     size: int = 0
     error: str | None = None  # set when the message was over budget or unreadable
+    source: Source | None = None  # where the winning statement was read
+    notes: tuple[str, ...] = ()  # one line each: an image not read, an OCR reading in doubt
 
 
 class CaseStatus(StrEnum):
@@ -115,6 +130,7 @@ class Case:
     suggestion: dict[str, Any] | None = field(default=None, hash=False)
     decided_by: str | None = None  # "policy" when a policy rule decided; else people did
     policy_rule: str | None = None  # the rule that decided
+    source: str = "text"  # models.Source of the reading: "ocr" tells reviewers to look twice
 
 
 @dataclass(frozen=True)

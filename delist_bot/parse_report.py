@@ -48,6 +48,8 @@ def extraction_record(name: str, extraction: Extraction) -> dict[str, Any]:
         "provider_code": extraction.provider_code,
         "ip_placeholder": extraction.ip_placeholder,
         "redirected": extraction.redirected,
+        "source": extraction.source.value if extraction.source else None,
+        "notes": list(extraction.notes),
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from delist_bot import budget, cases, codes, failpoints, outgoing, policy, review, sla
 from delist_bot.cases import Notice
 from delist_bot.evidence import Evidence
-from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail
+from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail, Source
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import is_public
 from delist_bot.outgoing import Settings
@@ -113,7 +113,7 @@ def plan(
         else:
             number = facts.next_case_number
             case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
-            case, kind = _judge(case, evidence, facts.history, now, settings)
+            case, kind = _judge(case, extraction, evidence, facts.history, now, settings)
     # A reply to someone the message's author named (Reply-To, Resent-From) threads on that one
     # message only: the author's References are up to 20 Message-IDs of text of their choosing.
     own = budget.same_mailbox(extraction.sender, extraction.from_address)
@@ -140,6 +140,7 @@ def plan(
 
 def _judge(
     case: Case,
+    extraction: Extraction,
     evidence: Evidence | None,
     history: policy.History,
     now: datetime,
@@ -148,7 +149,8 @@ def _judge(
     """The new case with its evidence and suggestion, and the reply its requester gets."""
     if evidence is None or settings.policy_mode == policy.Mode.OFF:
         return case, Action.REVIEW.value
-    suggestion = policy.suggest(evidence, history, now)
+    read_by_ocr = extraction.source is Source.OCR
+    suggestion = policy.suggest(evidence, history, now, read_by_ocr)
     case = cases.with_evidence(case, evidence.to_doc(), suggestion.to_doc())
     if settings.policy_mode == policy.Mode.AUTO and suggestion.action is policy.Suggested.APPROVE:
         assert suggestion.rule is not None
@@ -315,6 +317,7 @@ def _request(
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
     reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
+    reason = "; ".join(filter(None, (reason, *extraction.notes)))  # an image not read, and why
     return _outcome(extraction, action, decided.outcome, reason, case, mails)
 
 

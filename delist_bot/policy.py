@@ -22,6 +22,9 @@ class Mode(StrEnum):
     AUTO = "auto"  # an approving rule decides at once; reviewers may overturn with deny
 
 
+OCR_REASON = "the IP was read from a screenshot (OCR): a reviewer compares it with the image"
+
+
 class Suggested(StrEnum):
     APPROVE = "approve"
     REVIEW = "review"  # no rule applies: a reviewer decides
@@ -95,8 +98,13 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def suggest(evidence: Evidence, history: History, now: datetime) -> Suggestion:
-    """The first rule whose checks all hold; else review, with what failed the first rule."""
+def suggest(
+    evidence: Evidence, history: History, now: datetime, read_by_ocr: bool = False
+) -> Suggestion:
+    """The first rule whose checks all hold; else review, with what failed the first rule. An
+    IP read from a screenshot is never approved by a rule: a person compares it with the image."""
+    if read_by_ocr:
+        return Suggestion(Suggested.REVIEW, None, (OCR_REASON,))
     for rule in RULES:
         if all(check(evidence, history, now) for check, _, _ in rule.checks):
             return Suggestion(rule.action, rule.name, tuple(yes for _, yes, _ in rule.checks))

@@ -140,6 +140,8 @@ def _renderings(langs: list[str]) -> Iterator[Callable[[], object]]:
     dossier = outgoing.Dossier("81.2.69.0/24", "not listed", ("2026-01-02 by r",), 1, ("DL-1",), 1)
     for words in ("", "Please remove us.\nThanks"):
         yield lambda w=words: outgoing.review_request(case, w, dossier, None, settings, NOW)
+        read = dataclasses.replace(case, source="ocr")  # "read from a screenshot"
+        yield lambda w=words, c=read: outgoing.review_request(c, w, dossier, None, settings, NOW)
         for kind, audience in TEAM_MAIL.items():
             notice = Notice(kind, audience, words)
             yield lambda n=notice: outgoing.team_mail(n, case, settings, NOW, "rev@example.net")

@@ -492,7 +492,10 @@ def _read(fetched: Fetched) -> Read:
         return Read(fetched)
     failpoints.reach("extract")
     try:
-        return Read(fetched, extract(fetched.raw))
+        extraction = extract(fetched.raw)
+        for note in extraction.notes:  # an image not read (no Tesseract, too big), and why
+            log.warning("message %s: %s", fetched.uid, note)
+        return Read(fetched, extraction)
     except Exception as exc:  # a bug on one message must not block the queue
         log.exception("message %s could not be read; quarantining it", fetched.uid)
         return Read(fetched, error=f"internal error: {type(exc).__name__}: {exc}")

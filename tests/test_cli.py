@@ -54,7 +54,9 @@ def test_table_without_json() -> None:
     result = run("parse", str(REVIEW_SAMPLE))
     assert result.returncode == 0
     header, row = result.stdout.splitlines()[:2]
-    assert header.split() == ["FILE", "ACTION", "NDR_CODE", "SMTP_CODE", "IP", "LANGUAGE", "SENDER"]
+    assert header.split() == [
+        "FILE", "ACTION", "NDR_CODE", "SMTP_CODE", "IP", "SOURCE", "LANGUAGE", "SENDER"
+    ]  # fmt: skip
     assert row.split()[1:5] == ["review", "5.7.511", "550", "81.2.69.142"]
 
 

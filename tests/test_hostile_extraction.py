@@ -120,20 +120,26 @@ class _StdlibCollector(html.parser.HTMLParser):
             self.skipping += 1
         elif tag == "hr":
             self.emit("\n" + "_" * 32 + "\n")
+        elif tag == "br":
+            self.emit("\n")
         elif tag in self._BREAKS or tag == "blockquote":
             self.quoted += tag == "blockquote"
-            self.emit("\n")
+            self.line_break()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head", "title"):
             self.skipping = max(0, self.skipping - 1)
         elif tag == "blockquote":
             self.quoted = max(0, self.quoted - 1)
-            self.emit("\n")
+            self.line_break()
         elif tag in self._BREAKS:
-            self.emit("\n")
+            self.line_break()
         elif tag in ("td", "th"):
             self.emit(" ")
+
+    def line_break(self) -> None:  # </p><p> is one line break, not a blank line
+        if not "".join(self.parts[-2:]).rstrip(" ").endswith("\n"):
+            self.emit("\n")
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:

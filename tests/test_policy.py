@@ -122,3 +122,13 @@ def test_a_bad_evidence_or_policy_key_is_one_line_naming_it(
     with pytest.raises(ConfigError) as raised:
         from_dict(settings, {})
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_an_ip_read_from_a_screenshot_is_never_approved_by_a_rule() -> None:
+    found = policy.suggest(CLEAN, NONE, NOW, read_by_ocr=True)
+    assert (found.action, found.rule, found.reasons) == (
+        policy.Suggested.REVIEW,
+        None,
+        (policy.OCR_REASON,),
+    )
+    assert policy.suggest(CLEAN, NONE, NOW).action is policy.Suggested.APPROVE

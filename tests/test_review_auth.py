@@ -113,6 +113,7 @@ def test_parse_command(text: str, word: str, message: str) -> None:
         ("Rev <rev@delist.example.net", None),
         ('"rev@delist.example.net"@evil.example', None),
         ("rev@[192.0.2.1]", None),
+        ("admin@[xample.org", None),  # an unclosed literal: the stdlib parser raised AttributeError
         ("<@relay.example:rev@delist.example.net>", None),
         ("rev@localhost", None),
         ("", None),

@@ -37,7 +37,7 @@ def parse(as_json: bool, files: tuple[Path, ...]) -> None:
 
 
 def _print_table(rows: list[dict]) -> None:
-    columns = ("file", "action", "ndr_code", "smtp_code", "ip", "language", "sender")
+    columns = ("file", "action", "ndr_code", "smtp_code", "ip", "source", "language", "sender")
     cells = [[_cell(row, c) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
@@ -49,6 +49,8 @@ def _print_table(rows: list[dict]) -> None:
             evidence = row["evidence"]
             ellipsis = "…" if len(evidence) > EVIDENCE_WIDTH else ""
             click.echo(f"    {evidence[:EVIDENCE_WIDTH]}{ellipsis}")
+        for note in row.get("notes") or ():
+            click.echo(f"    note: {note}")
 
 
 def _cell(row: dict, column: str) -> str:

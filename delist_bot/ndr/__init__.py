@@ -5,6 +5,7 @@ Pure: no I/O, no clock; it never raises for bad input (errors become Extraction.
 
 from __future__ import annotations
 
+import dataclasses
 import email.message
 import re
 
@@ -55,7 +56,8 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
     found = walk(msg)
     statements: list[Statement] = dsn_statements(found.dsn, order_base=0)
     for block in found.blocks:
-        statements.extend(statements_in(block.text, order_base=len(statements)))
+        found_here = statements_in(block.text, order_base=len(statements))
+        statements.extend(dataclasses.replace(s, source=block.source) for s in found_here)
     best = choose(statements)
 
     resent_from = _first_address(msg, "Resent-From")
@@ -90,6 +92,8 @@ def _extract(msg: email.message.Message, size: int) -> Extraction:
         headers={n: v for n in MARKER_HEADERS if (v := header(msg, n)) is not None},
         top_type=msg.get_content_type(),
         size=size,
+        source=best.source if best else None,
+        notes=tuple(found.budget.notes),
     )
 
 

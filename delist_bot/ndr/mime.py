@@ -18,6 +18,8 @@ from typing import Any
 
 from mailparser.utils import decode_header_part
 
+from delist_bot.models import Source
+from delist_bot.ndr import attachments
 from delist_bot.ndr.text import OWN_WORDS_WINDOW, html_to_text, normalize_text, valid_text
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -69,6 +71,7 @@ class Block:
     # Depth 0 only: the start of the text with its '>' quote marks, for a reviewer's command
     # (quotes.py must see what was quoted; `text` has the marks taken off for NDR matching).
     marked: str = ""
+    source: Source = Source.TEXT
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Walk:
     blocks: list[Block] = field(default_factory=list)
     dsn: list[DsnRecipient] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    budget: attachments.Budget = field(default_factory=attachments.Budget)
 
 
 def check_budget(raw: bytes) -> None:
@@ -270,20 +274,44 @@ def _visit(
         except OverBudget as exc:
             result.defects.append(str(exc))
             return []
+    if not ctype.startswith("multipart/") and (shaped := _shaped(part, depth, result)) is not None:
+        return shaped
     if ctype.startswith("multipart/") or ctype in ("text/plain", "message/rfc822"):
         # A multipart whose boundary was lost (an unfolded parameter) arrives as raw text.
         _add_block(result, _decoded_text(part), depth)
     elif ctype == "text/html":
-        _add_block(result, html_to_text(_decoded_text(part)), depth)
+        _add_block(result, html_to_text(_decoded_text(part)), depth, Source.HTML)
     elif ctype.startswith("text/") and ctype != "text/rfc822-headers":
         _add_block(result, _decoded_text(part), depth)
     return []
 
 
-def _add_block(result: Walk, text: str, depth: int) -> None:
+def _add_block(result: Walk, text: str, depth: int, source: Source = Source.TEXT) -> None:
     if text.strip():
+        if depth > 0 and source in (Source.TEXT, Source.HTML):
+            source = Source.ATTACHMENT
         marked = normalize_text(text[:OWN_WORDS_WINDOW], unquote=False) if depth == 0 else ""
-        result.blocks.append(Block(normalize_text(text), depth, marked))
+        result.blocks.append(Block(normalize_text(text), depth, marked, source))
+
+
+def _shaped(
+    part: email.message.Message, depth: int, result: Walk
+) -> list[tuple[email.message.Message, int]] | None:
+    """A screenshot, PDF, .msg or TNEF part, known by its first bytes whatever its type says;
+    None for any other part."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes) or attachments.sniff(data) is None:
+        return None
+    found = attachments.read(data, result.budget)
+    for reading in found.readings:
+        _add_block(result, valid_text(reading.text), depth + 1, reading.source)
+    nested = []
+    for raw in found.messages[:MAX_ATTACHED_DEPTH]:
+        try:
+            nested.append((parse_message(raw), depth + 1))
+        except OverBudget as exc:
+            result.defects.append(str(exc))
+    return nested
 
 
 def _preferred_alternative(part: email.message.Message) -> email.message.Message:

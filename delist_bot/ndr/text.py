@@ -147,6 +147,7 @@ _SKIPPED = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<!", ">"), ("<?", ">"))
 _QUOTE_OPEN, _QUOTE_CLOSE = "\ue000", "\ue001"
 _QUOTE_BOUNDS = re.compile(f"([{_QUOTE_OPEN}{_QUOTE_CLOSE}])")
 _MAX_QUOTE_MARKS = 10
+_LINE_END_NOISE = " " + _QUOTE_OPEN + _QUOTE_CLOSE
 
 
 def html_to_text(markup: str) -> str:
@@ -270,15 +271,32 @@ def _apply_tag(parts: list[str], name: str, is_end: bool, closed: bool, skipping
             skipping += 1
         elif name == "hr":
             parts.append("\n" + "_" * 32 + "\n")  # Outlook's forward separator
+        elif name == "br":
+            parts.append("\n")  # <br><br> is a blank line
         elif name == "blockquote":
-            parts.append("\n" + _QUOTE_OPEN)
+            _line_break(parts)
+            parts.append(_QUOTE_OPEN)
         elif name in _BREAKS:
-            parts.append("\n")
+            _line_break(parts)
     if is_end or closed:  # html.parser reports <br/> as a start and an end tag
         if name in _SKIP:
             skipping = max(0, skipping - 1)
         elif name == "blockquote":
-            parts.append(_QUOTE_CLOSE + "\n")
-        elif name in _BREAKS or name in ("td", "th"):
-            parts.append("\n" if name in _BREAKS else " ")
+            parts.append(_QUOTE_CLOSE)
+            _line_break(parts)
+        elif name in _BREAKS:
+            _line_break(parts)
+        elif name in ("td", "th"):
+            parts.append(" ")
     return skipping
+
+
+def _line_break(parts: list[str]) -> None:
+    """End the line unless it has just ended: </p><p> is one line break, not a blank line, since
+    Outlook puts every line of a pasted NDR in its own <p class=MsoNormal>, and a blank line
+    between them would end the statement there."""
+    tail = parts[-1].rstrip(_LINE_END_NOISE) if parts else ""
+    if not tail and len(parts) > 1:
+        tail = parts[-2].rstrip(_LINE_END_NOISE)
+    if not tail.endswith("\n"):
+        parts.append("\n")
