@@ -21,7 +21,7 @@ from delist_bot.store import archive, database, files, hot_cases
 ENTRY_POINTS: tuple[tuple[str, Any, str], ...] = (
     ("fetch", imap.ImapMailbox, "_fetch"),
     ("fetch", imap.ImapMailbox, "move"),
-    ("parse and extract", pipeline, "extract"),
+    ("parse and extract", worker, "extract"),  # before the store transaction, since issue 11
     ("render", pipeline, "build_reply"),
     ("render", outgoing, "build_reply"),
     ("render", outgoing, "build_internal"),
@@ -66,7 +66,7 @@ class StageClock:
         """Seconds per stage of the worker's main thread; decide is what processing a message
         took beyond parsing, rendering and the store, and other is the rest of the pass."""
         stages = {stage: self.seconds[stage] for stage in MAIN_STAGES}
-        inside_process = stages["parse and extract"] + stages["render"]
-        stages["decide"] = max(0.0, self.seconds["decide and record"] - inside_process)
+        # A message is read (parsed and extracted) before the transaction, outside `process`.
+        stages["decide"] = max(0.0, self.seconds["decide and record"] - stages["render"])
         stages["other"] = max(0.0, whole_pass - sum(stages.values()))
         return stages
