@@ -142,12 +142,28 @@ class Dovecot:
         (self.root / "passwd").write_text("\n".join(lines) + "\n")
 
     def kick(self, user: str) -> None:
+        """Drop USER's connections, and return once Dovecot no longer lists them: `doveadm kick`
+        only signals the session's process, and a client that sends its next command before
+        that process is gone is still answered."""
         subprocess.run(
             ["doveadm", "-c", str(self.config_file), "kick", user],
             check=False,
             capture_output=True,
             timeout=10,
         )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and user in self._sessions(user):
+            time.sleep(0.01)
+
+    def _sessions(self, user: str) -> str:
+        listed = subprocess.run(
+            ["doveadm", "-c", str(self.config_file), "who", "-1", user],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return listed.stdout
 
 
 def dovecot_available() -> bool:
