@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from delist_bot.ndr import extract, ocr
-from delist_bot.ndr.attachments import MAX_IMAGES, Budget, read_ocr_text, sniff
+from delist_bot.ndr.attachments import MAX_IMAGES, MAX_PDFS, Budget, read_ocr_text, sniff
 from delist_bot.parse_report import parse_record
 from tests.builder import microsoft_511, outlook_com
 from tests.test_report_outputs import CHROMIUM_FLAGS
@@ -275,6 +275,19 @@ def test_many_images_cost_a_few_ocr_runs() -> None:
     extraction = extract(bytes(mail))
     assert any(f"more than {MAX_IMAGES} images" in note for note in extraction.notes)
     assert Budget().images == MAX_IMAGES
+
+
+def test_many_pdfs_cost_a_few_reads() -> None:
+    """Each PDF may cost half a second: four hundred of them in one mail are not read."""
+    bomb = (HOSTILE / "pdf-text-stream-17MB.pdf").read_bytes()
+    mail = EmailMessage()
+    mail["From"] = "a@sender.example"
+    mail.set_content("see the PDFs")
+    for _ in range(MAX_PDFS + 5):
+        mail.add_attachment(bomb, maintype="application", subtype="pdf")
+    extraction = extract(bytes(mail))
+    assert any(f"more than {MAX_PDFS} PDFs" in note for note in extraction.notes)
+    assert sum("bytes of content" in note for note in extraction.notes) == 1  # one note a reason
 
 
 # --- what reviewers are told ---------------------------------------------------------------

@@ -15,6 +15,7 @@ from delist_bot.ndr import ocr, outlook, pdf
 from delist_bot.ndr.text import html_to_text
 
 MAX_IMAGES = 3  # OCR runs a message may cost (a second reading is one): forty screenshots cost 3
+MAX_PDFS = 5  # PDFs a message may cost: each may take up to 0.5 s (five pages of 512 KB content)
 MIN_IP_CONFIDENCE = 85.0
 SECOND_ZOOM = 0.7  # a second reading at another size: Tesseract's errors move with the scale
 OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -38,6 +39,7 @@ class Budget:
     """What one message may still spend on images; the notes say what was skipped and why."""
 
     images: int = MAX_IMAGES
+    pdfs: int = MAX_PDFS
     notes: list[str] = field(default_factory=list)
 
     def note(self, line: str) -> None:
@@ -106,6 +108,10 @@ def _read_image(data: bytes, budget: Budget, readings: list[Reading]) -> None:
 
 
 def _read_pdf(data: bytes, budget: Budget, found: Found, depth: int) -> None:
+    if budget.pdfs <= 0:
+        budget.note(f"more than {MAX_PDFS} PDFs: the rest were not read")
+        return
+    budget.pdfs -= 1
     try:
         content = pdf.read_pdf(data, max_images=max(budget.images, 0))
     except pdf.Unreadable as exc:

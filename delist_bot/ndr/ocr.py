@@ -15,6 +15,11 @@ from dataclasses import dataclass
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMAGE_PIXELS = 25_000_000  # as declared in the header, before decoding a single row
 MAX_OCR_PIXELS = 4_000_000  # after scaling up: Tesseract's time grows with the area
+# A progressive JPEG decodes every scan over the whole image: one scan repeated 2,000 times in a
+# 156 KB file took 40 s to decode, before Tesseract's timeout starts. An encoder writes 6 to 12.
+MAX_JPEG_SCANS = 64
+_JPEG_START = b"\xff\xd8"
+_JPEG_SCAN = b"\xff\xda"  # a marker: 0xFF inside entropy-coded data is followed by 0x00
 UPSCALE = 3.0  # UI text at 100 % is 11-13 px high; Tesseract wants 30 or more
 OCR_TIMEOUT_SECONDS = 10  # one screenshot takes 1-2 s on one core (benchmarks/ocr.py)
 LANGUAGES = "eng"  # codes, IPs and Microsoft's English NDR wording; the UI's language is noise
@@ -61,6 +66,7 @@ def read_image(data: bytes, timeout: float = OCR_TIMEOUT_SECONDS, zoom: float = 
     reads it again at another size, for a second opinion."""
     if len(data) > MAX_IMAGE_BYTES:
         raise Unreadable(f"image of {len(data)} bytes is over the {MAX_IMAGE_BYTES}-byte limit")
+    refuse_slow_jpeg(data)
     problem = missing()
     if problem:
         raise Unreadable(problem)
@@ -80,6 +86,12 @@ def read_image(data: bytes, timeout: float = OCR_TIMEOUT_SECONDS, zoom: float = 
     except pytesseract.TesseractError as exc:
         raise Unreadable(f"Tesseract failed: {str(exc)[:200]}") from exc
     return _lines(found)
+
+
+def refuse_slow_jpeg(data: bytes) -> None:
+    """Unreadable for a JPEG of too many scans, before anything decodes it (pypdf does too)."""
+    if data.startswith(_JPEG_START) and data.count(_JPEG_SCAN) > MAX_JPEG_SCANS:
+        raise Unreadable(f"JPEG of over {MAX_JPEG_SCANS} scans (each decodes the whole image)")
 
 
 def _prepared(data: bytes, zoom: float):  # -> PIL.Image.Image

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 MAX_PAGES = 5
 MAX_INFLATED_BYTES = 20 * 1024 * 1024  # per stream: a 10 KB zlib bomb inflates to gigabytes
 MAX_PAGE_TEXT = 64 * 1024
+# A page's content stream, decoded, before its text is extracted: pypdf takes about 0.3 s a MB of
+# text operators, so a 25 KB file inflating to 17 MB cost 5.6 s. An NDR's page is a few KB.
+MAX_PAGE_CONTENT_BYTES = 512 * 1024
+MAX_XOBJECTS = 200  # images and forms a page's images are looked for in
 
 
 class Unreadable(Exception):
@@ -52,6 +56,8 @@ def read_pdf(data: bytes, max_images: int) -> PdfContent:
             page_tree_maximum_entries=1000,
         ):
             return _read(pypdf.PdfReader(io.BytesIO(data), strict=False), max_images)
+    except Unreadable:
+        raise
     except RecursionError as exc:
         raise Unreadable("PDF objects are nested too deeply") from exc
     except MemoryError as exc:
@@ -66,6 +72,12 @@ def _read(reader, max_images: int) -> PdfContent:  # reader: pypdf.PdfReader
     for number, page in enumerate(reader.pages):
         if number >= MAX_PAGES:
             break
+        size = _content_bytes(page)
+        if size > MAX_PAGE_CONTENT_BYTES:
+            raise Unreadable(
+                f"page {number + 1} has {size} bytes of content, over the"
+                f" {MAX_PAGE_CONTENT_BYTES}-byte limit"
+            )
         text = (page.extract_text() or "")[:MAX_PAGE_TEXT]
         if text.strip():
             texts.append(text)
@@ -74,7 +86,44 @@ def _read(reader, max_images: int) -> PdfContent:  # reader: pypdf.PdfReader
     return PdfContent(tuple(texts), tuple(images))
 
 
+def _refuse_slow_jpegs(resources) -> None:
+    """The JPEGs of a page's images, and of its forms' images, checked before pypdf decodes them.
+    Each XObject once, and at most MAX_XOBJECTS: forms may name each other in a loop."""
+    from delist_bot.ndr import ocr
+
+    pending, seen = [resources], set()
+    while pending and len(seen) < MAX_XOBJECTS:
+        found = pending.pop()
+        found = found.get_object() if found is not None else None
+        xobjects = found.get("/XObject") if hasattr(found, "get") else None
+        xobjects = xobjects.get_object() if xobjects is not None else None
+        for ref in xobjects.values() if hasattr(xobjects, "values") else ():
+            if id(xobject := ref.get_object()) in seen:
+                continue
+            seen.add(id(xobject))
+            if xobject.get("/Subtype") == "/Image":
+                try:
+                    ocr.refuse_slow_jpeg(xobject.get_data())
+                except ocr.Unreadable as exc:
+                    raise Unreadable(f"an image in it is a {exc}") from exc
+            else:  # a form's own resources: pypdf looks for images inside forms too
+                pending.append(xobject.get("/Resources"))
+
+
+def _content_bytes(page) -> int:  # page: pypdf.PageObject
+    """The decoded size of a page's content streams: decoding is fast, reading them is not."""
+    from pypdf.generic import ArrayObject
+
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if contents is None:
+        return 0
+    parts = contents if isinstance(contents, ArrayObject) else [contents]
+    return sum(len(part.get_object().get_data()) for part in parts)
+
+
 def _page_images(page, wanted: int) -> list[bytes]:  # page: pypdf.PageObject
+    _refuse_slow_jpegs(page.get("/Resources"))  # pypdf decodes each image it lists
     found = []
     for image in page.images:
         found.append(image.data)
