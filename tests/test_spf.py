@@ -26,6 +26,13 @@ RECORDS = {
     ("macro.test", "TXT"): ("v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",),
     ("10.69.2.81.in-addr._spf.macro.test", "A"): ("127.0.0.2",),
     ("temp.test", "TXT"): None,
+    # The requester's own record passing everyone: no evidence for this IP (neutral).
+    ("plusall.test", "TXT"): ("v=spf1 +all",),
+    ("halves.test", "TXT"): ("v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 -all",),
+    ("inclall.test", "TXT"): ("v=spf1 include:plusall.test -all",),
+    ("wide-a.test", "TXT"): ("v=spf1 a/1 -all",),
+    ("wide-a.test", "A"): ("81.2.70.1",),
+    ("v6wide.test", "TXT"): ("v=spf1 ip6:2000::/3 -all",),
 }
 
 
@@ -59,6 +66,11 @@ def lookup(name: str, rdtype: str) -> Answer:
         ("81.2.69.10", "nothing.test", SpfResult.NONE),
         ("81.2.69.10", "localhost", SpfResult.NONE),  # not a domain with a dot
         ("81.2.69.10", "x" * 64 + ".test", SpfResult.NONE),  # a label over 63
+        ("81.2.69.10", "plusall.test", SpfResult.NEUTRAL),
+        ("81.2.69.10", "halves.test", SpfResult.NEUTRAL),
+        ("81.2.69.10", "inclall.test", SpfResult.FAIL),  # the include passes no one in particular
+        ("81.2.69.10", "wide-a.test", SpfResult.NEUTRAL),
+        ("2a00:1450:4009::25", "v6wide.test", SpfResult.NEUTRAL),
     ],
 )
 def test_check_host(ip: str, domain: str, expected: SpfResult) -> None:

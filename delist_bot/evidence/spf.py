@@ -20,6 +20,9 @@ Lookup = Callable[[str, str], Answer]
 MAX_LOOKUPS = 10
 MAX_VOID = 2
 MAX_MX = 10
+# The requester writes its own domain's record: "+all", or ip4:0.0.0.0/1 ip4:128.0.0.0/1, pass
+# every IP and say nothing of this one. A pass that wide is neutral as evidence.
+WIDEST_V4, WIDEST_V6 = 16, 32
 QUALIFIERS = {
     "+": SpfResult.PASS,
     "-": SpfResult.FAIL,
@@ -133,7 +136,22 @@ def _mechanism(query: _Query, domain: str, term: str) -> SpfResult | None:
             hit = False
         case _:
             raise SpfError(SpfResult.PERMERROR)
-    return QUALIFIERS[qualifier or "+"] if hit else None
+    if not hit:
+        return None
+    result = QUALIFIERS[qualifier or "+"]
+    if result is SpfResult.PASS and _too_wide(name, spec, cidrs, v4, v6):
+        return SpfResult.NEUTRAL
+    return result
+
+
+def _too_wide(name: str, spec: str | None, cidrs: str, v4: int, v6: int) -> bool:
+    """A match that would pass most of the Internet: all, or a network wider than /16 (/32)."""
+    if name == "all":
+        return True
+    if name in ("ip4", "ip6") and spec:
+        prefix = ipaddress.ip_network(spec + cidrs, strict=False)
+        return prefix.prefixlen < (WIDEST_V4 if prefix.version == 4 else WIDEST_V6)
+    return name in ("a", "mx") and (v4 < WIDEST_V4 or v6 < WIDEST_V6)
 
 
 def _include(query: _Query, target: str) -> bool:
