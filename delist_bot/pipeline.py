@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from delist_bot import budget, cases, codes, failpoints, outgoing, policy, review, sla
+from delist_bot import (
+    authentication,
+    budget,
+    cases,
+    codes,
+    failpoints,
+    outgoing,
+    policy,
+    review,
+    sla,
+)
 from delist_bot.cases import Notice
 from delist_bot.evidence import Evidence
 from delist_bot.models import Action, Case, CaseStatus, Extraction, OutgoingMail, Source
@@ -150,7 +160,10 @@ def _judge(
     if evidence is None or settings.policy_mode == policy.Mode.OFF:
         return case, Action.REVIEW.value
     read_by_ocr = extraction.source is Source.OCR
-    suggestion = policy.suggest(evidence, history, now, read_by_ocr)
+    vouched = bool(settings.authserv_id) and authentication.vouches(
+        extraction.auth_results, settings.authserv_id, extraction.sender or ""
+    )
+    suggestion = policy.suggest(evidence, history, now, read_by_ocr, vouched)
     case = cases.with_evidence(case, evidence.to_doc(), suggestion.to_doc())
     if settings.policy_mode == policy.Mode.AUTO and suggestion.action is policy.Suggested.APPROVE:
         assert suggestion.rule is not None

@@ -23,6 +23,10 @@ class Mode(StrEnum):
 
 
 OCR_REASON = "the IP was read from a screenshot (OCR): a reviewer compares it with the image"
+UNVOUCHED_REASON = (
+    "no Authentication-Results from our server vouch for the requester's address"
+    " (review.authserv_id): its domain, and so its PTR and SPF checks, may be forged"
+)
 
 
 class Suggested(StrEnum):
@@ -99,12 +103,20 @@ RULES: tuple[Rule, ...] = (
 
 
 def suggest(
-    evidence: Evidence, history: History, now: datetime, read_by_ocr: bool = False
+    evidence: Evidence,
+    history: History,
+    now: datetime,
+    read_by_ocr: bool = False,
+    sender_vouched: bool = True,
 ) -> Suggestion:
     """The first rule whose checks all hold; else review, with what failed the first rule. An
-    IP read from a screenshot is never approved by a rule: a person compares it with the image."""
+    IP read from a screenshot is never approved by a rule: a person compares it with the image.
+    Nor is a request whose address our server did not authenticate: From and Reply-To are the
+    sender's word, and the rules judge the IP by that address's domain."""
     if read_by_ocr:
         return Suggestion(Suggested.REVIEW, None, (OCR_REASON,))
+    if not sender_vouched:
+        return Suggestion(Suggested.REVIEW, None, (UNVOUCHED_REASON,))
     for rule in RULES:
         if all(check(evidence, history, now) for check, _, _ in rule.checks):
             return Suggestion(rule.action, rule.name, tuple(yes for _, yes, _ in rule.checks))

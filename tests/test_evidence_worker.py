@@ -24,9 +24,17 @@ from tests.test_worker_imap import NOW, _write_toml
 pytestmark = pytest.mark.skipif(not have_nsd(), reason="NSD is not installed")
 
 
-def request(sender: str, ip: str, n: int) -> bytes:
+AUTHSERV = "mx.delist.example.net"
+
+
+def request(sender: str, ip: str, n: int, vouched: bool = True) -> bytes:
+    """A request; VOUCHED: our server's Authentication-Results pass its From's domain."""
+    domain = sender.rpartition("@")[2]
+    results = (
+        f"Authentication-Results: {AUTHSERV}; dkim=pass header.d={domain}\n" if vouched else ""
+    )
     return (
-        f"From: Postmaster <{sender}>\nTo: delist@delist.example.net\n"
+        f"{results}From: Postmaster <{sender}>\nTo: delist@delist.example.net\n"
         f"Subject: Please delist our server {n}\nMessage-ID: <req-{n}@requests.test>\n"
         "Date: Fri, 27 Nov 2026 08:00:00 +0000\n\nHello, our mail bounces:\n\n"
         f"Remote Server returned '{microsoft_511(ip)}'\n\nThanks\n"
@@ -34,7 +42,7 @@ def request(sender: str, ip: str, n: int) -> bytes:
 
 
 def settings(dovecot, user, smtp, tmp_path, nameserver: str, rdap: str, mode: str) -> dict:
-    return imap_settings(
+    values = imap_settings(
         dovecot,
         user,
         smtp,
@@ -47,6 +55,8 @@ def settings(dovecot, user, smtp, tmp_path, nameserver: str, rdap: str, mode: st
         },
         policy={"mode": mode},
     )
+    values["review"]["authserv_id"] = AUTHSERV
+    return values
 
 
 def kinds(smtp: SmtpServer) -> Counter:
@@ -140,6 +150,28 @@ def test_unclear_requests_are_left_to_reviewers_with_the_reasons(
         assert any(reason in r for r in case.suggestion["reasons"]), case.suggestion
 
 
+def test_a_clear_request_our_server_did_not_authenticate_waits_for_a_reviewer(
+    dovecot: Dovecot,
+    imap_user: str,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    nsd: DnsServer,
+    rdap_url: str,
+) -> None:
+    """Anyone may write From: pm@goodmail.test (or a Reply-To) for an IP whose PTR is in
+    goodmail.test: without our server's pass for that domain, no rule approves it."""
+    config = from_dict(
+        settings(dovecot, imap_user, smtp_server, tmp_path, nsd.address, rdap_url, "auto"), {}
+    )
+    deliver(dovecot, imap_user, [request("pm@goodmail.test", "81.2.69.10", 1, vouched=False)])
+    Worker(config).run_once(NOW)
+    assert kinds(smtp_server) == Counter({"review": 1, "reviewer_notification": 1})
+    with Store(Path(config.store.path)).transaction() as tx:
+        [case] = tx.cases()
+    assert case.suggestion is not None and case.suggestion["action"] == "review"
+    assert "may be forged" in case.suggestion["reasons"][0]
+
+
 def test_a_second_request_for_the_ip_within_90_days_waits_for_a_reviewer(
     dovecot: Dovecot,
     imap_user: str,
@@ -200,7 +232,14 @@ def test_a_reviewer_overturns_a_policy_delisting_by_mail_days_later(
     deliver(
         dovecot,
         imap_user,
-        [reviewer_reply(fyi, "deny\nThis IP is not theirs.", "reviewer@delist.example.net")],
+        [
+            reviewer_reply(
+                fyi,
+                "deny\nThis IP is not theirs.",
+                "reviewer@delist.example.net",
+                top=(f"Authentication-Results: {AUTHSERV}; dkim=pass header.d=delist.example.net",),
+            )
+        ],
     )
     Worker(config).run_once(NOW + timedelta(days=3))  # past a decision's 1-hour grace
     assert kinds(smtp_server)["denied"] == 1
