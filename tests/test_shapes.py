@@ -290,6 +290,21 @@ def test_many_pdfs_cost_a_few_reads() -> None:
     assert sum("bytes of content" in note for note in extraction.notes) == 1  # one note a reason
 
 
+@pytest.mark.xfail(strict=True, reason="a JPEG inside another filter is only seen once decoded")
+def test_a_slow_jpeg_behind_another_filter_is_refused_before_decoding() -> None:
+    import zlib
+
+    plain = (HOSTILE / "pdf-jpeg-100-scans.pdf").read_bytes()
+    start = plain.index(b"stream\n", plain.index(b"/DCTDecode")) + len(b"stream\n")
+    end = plain.index(b"\nendstream", start)
+    packed = zlib.compress(plain[start:end])
+    head = plain[:start].replace(b"/Filter /DCTDecode", b"/Filter [/FlateDecode /DCTDecode]")
+    head = head.replace(b"/Length %d" % (end - start), b"/Length %d" % len(packed))
+    wrapped = head + packed + plain[end:]  # the xref is off now: pypdf rebuilds it
+    extraction = extract(forward(wrapped))
+    assert any("JPEG of over" in note for note in extraction.notes), extraction.notes
+
+
 # --- what reviewers are told ---------------------------------------------------------------
 
 
