@@ -4,7 +4,7 @@ reviewer's internal words got where they must not, or a genuine reviewer was ref
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from delist_bot.authentication import vouches
 from delist_bot.blocklist import contains, parse_listing
 from delist_bot.cases import Notice
 from delist_bot.config import Config
-from delist_bot.models import Case, Extraction
+from delist_bot.models import Extraction
 from delist_bot.ndr import extract
 from delist_bot.ndr.ips import read_ip_token
 from delist_bot.outgoing import team_mail
@@ -25,26 +25,12 @@ from tests.conftest import DATA_SAMPLES
 from tests.imap_helpers import deliver
 from tests.servers import Dovecot, SmtpServer
 from tests.test_pipeline import SETTINGS, run, sent
+from tests.test_review_auth import AUTHSERV, CASE, SECRET, T0, TOKEN
 from tests.test_review_imap import T0 as imap_t0
 from tests.test_review_imap import config, open_a_case, reviewer_reply, settings  # noqa: F401
 
-SECRET = "test-secret"
-TOKEN = case_token(SECRET, "DL-000001")
 BOT = "delist@delist.example.net"
 TEAM = (BOT, "rev@delist.example.net", "ann@delist.example.net")
-AUTHSERV = "mx.delist.example.net"
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-CASE = Case(
-    id="DL-000001",
-    ip="81.2.69.142",
-    ndr_code="5.7.511",
-    evidence="",
-    requester="mario@mail.example.org",
-    language="en",
-    subject="blocked",
-    received_at=T0,
-    due_at=T0 + timedelta(hours=48),
-)
 
 
 def reviewer_mail(body: str, content_type: str = "text/plain") -> bytes:
