@@ -15,15 +15,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from delist_bot.compose.notice_mail import Settings as PipelineSettings
+from delist_bot.compose.replies import Sender
 from delist_bot.evidence.gather import Gatherer, Settings, same_owner
 from delist_bot.ndr import extract
-from delist_bot.outgoing import Settings as PipelineSettings
-from delist_bot.pipeline import process
-from delist_bot.replies import Sender
+from delist_bot.runtime.pipeline import process
 from delist_bot.store import Store
-from tests.builder import microsoft_511
-from tests.dns_server import DnsServer, silent_server
-from tests.evidence_zones import ZONES, rdap_server
+from tests.support.builder import microsoft_511
+from tests.support.dns_server import DnsServer, silent_server
+from tests.support.evidence_zones import ZONES, rdap_server
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TIMEOUT = 1.0

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from benchmarks.pipeline import append_all, requests
-from delist_bot.models import Action
+from delist_bot.core.models import Action
+from delist_bot.core.rules import request_action
 from delist_bot.ndr import extract
-from delist_bot.rules import request_action
 from tests.conftest import imap_settings
-from tests.servers import Dovecot, SmtpServer
-from tests.test_worker_imap import _write_toml
+from tests.support.servers import Dovecot, SmtpServer
+from tests.system.test_worker_imap import _write_toml
 
 
 def answerable(count: int) -> list[bytes]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from benchmarks.parse import realistic_messages
 from delist_bot.ndr import extract
-from tests.builder import microsoft_511
-from tests.test_shapes import forward, render
+from tests.ndr.test_shapes import forward, render
+from tests.support.builder import microsoft_511
 
 SHAPES = [(1.0, 1000, "png"), (1.25, 800, "jpeg"), (1.5, 1200, "png"), (1.0, 1280, "jpeg")]
 IPS = ["81.2.69.142", "45.67.189.10", "172.217.16.195", "8.8.4.4"]

@@ -14,7 +14,7 @@ import textwrap
 import time
 
 from delist_bot.ndr import extract
-from tests.builder import build_all
+from tests.support.builder import build_all
 
 ROUNDS = 5
 

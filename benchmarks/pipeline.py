@@ -27,10 +27,10 @@ import imapclient
 from benchmarks.parse import realistic_messages
 from benchmarks.stages import MAIN_STAGES, StageClock
 from delist_bot.config import load
-from delist_bot.worker import Worker
+from delist_bot.runtime.worker import Worker
 from tests.conftest import imap_settings
-from tests.servers import PASSWORD, Dovecot, free_port, wait_for_port
-from tests.test_worker_imap import _write_toml as write_toml
+from tests.support.servers import PASSWORD, Dovecot, free_port, wait_for_port
+from tests.system.test_worker_imap import _write_toml as write_toml
 
 LOREM = textwrap.fill("Lorem ipsum dolor sit amet. " * 150, 72).encode()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from delist_bot.quotes import reviewer_text
+from delist_bot.core.quotes import reviewer_text
 
 TOKEN = "47f652ab67d8371a"
 HOSTILE = {

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from delist_bot import courier, outgoing, pipeline, worker
+from delist_bot.compose import notice_mail
 from delist_bot.mailbox import imap
+from delist_bot.runtime import courier, pipeline, worker
 from delist_bot.store import archive, database, files, hot_cases
 
 # (stage, object that holds the entry point, its name); a name is looked up where it is called.
@@ -23,8 +24,8 @@ ENTRY_POINTS: tuple[tuple[str, Any, str], ...] = (
     ("fetch", imap.ImapMailbox, "move"),
     ("parse and extract", worker, "extract"),  # before the store transaction, since issue 11
     ("render", pipeline, "build_reply"),
-    ("render", outgoing, "build_reply"),
-    ("render", outgoing, "build_internal"),
+    ("render", notice_mail, "build_reply"),
+    ("render", notice_mail, "build_internal"),
     ("store", files.AtomicJSONStorage, "read"),
     ("store", files.AtomicJSONStorage, "write"),
     ("store", database, "write_spool"),

@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.pipeline import requests
-from delist_bot import cases, report_views
-from delist_bot.outgoing import Settings
-from delist_bot.pipeline import process
-from delist_bot.replies import Sender
-from delist_bot.report import QueueData, build_report
-from delist_bot.review import Command
+from delist_bot.compose.notice_mail import Settings
+from delist_bot.compose.replies import Sender
+from delist_bot.core import cases
+from delist_bot.core.review import Command
+from delist_bot.reports import views
+from delist_bot.reports.figures import QueueData, build_report
+from delist_bot.runtime.pipeline import process
 from delist_bot.store import Store, case_to_doc
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -39,7 +40,7 @@ ROUNDS = 4
 def with_history(folder: Path, closed: int, messages_per_day: int) -> Store:
     """A store whose archive holds CLOSED decided cases and a year of message records."""
     store = Store(folder / "store.json")
-    from delist_bot.models import Extraction
+    from delist_bot.core.models import Extraction
 
     docs = []
     for n in range(closed):
@@ -116,8 +117,8 @@ def main(largest: int = 100_000) -> None:
     load = time.perf_counter() - started
     started = time.perf_counter()
     figures = build_report(loaded, NOW, NOW - timedelta(days=7))
-    report_views.as_json(figures)
-    report_views.plain(figures)
+    views.as_json(figures)
+    views.plain(figures)
     figures_time = time.perf_counter() - started
     print(
         f"\nreport over {len(loaded.cases)} cases and {len(loaded.messages)} message records: "

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from delist_bot.config import Config, from_dict
-from tests.evidence_zones import nsd, rdap_url  # noqa: F401 (fixtures: NSD and RDAP servers)
-from tests.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
+from tests.support.evidence_zones import nsd, rdap_url  # noqa: F401 (fixtures: NSD and RDAP servers)
+from tests.support.servers import PASSWORD, Dovecot, SmtpServer, dovecot_available
 
 TESTS = Path(__file__).parent
 SAMPLES = TESTS / "samples"

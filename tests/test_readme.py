@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from delist_bot.parse_report import parse_record
+from delist_bot.services.parse import parse_record
 from tests.conftest import TESTS
 
 ROOT = TESTS.parent
@@ -61,7 +61,7 @@ def test_the_configuration_example_is_valid_and_complete() -> None:
 def test_every_report_key_is_documented() -> None:
     from datetime import UTC, datetime
 
-    from delist_bot.report import QueueData, build_report
+    from delist_bot.reports.figures import QueueData, build_report
 
     section = README.split("The JSON keys are stable:", 1)[1].split("\n\n`status`", 1)[0]
     now = datetime(2026, 11, 27, tzinfo=UTC)

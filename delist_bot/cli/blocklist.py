@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from delist_bot.blocklist import Listing, parse_file, parse_listing
 from delist_bot.cli.app import (
     UserError,
     cli,
@@ -17,6 +16,7 @@ from delist_bot.cli.app import (
     open_store,
     print_json,
 )
+from delist_bot.core.blocklist import Listing, parse_file, parse_listing
 
 
 @cli.group()

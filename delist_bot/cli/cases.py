@@ -22,8 +22,8 @@ from delist_bot.cli.app import (
     print_json,
     shown,
 )
-from delist_bot.models import Case, CaseStatus
-from delist_bot.replies import when
+from delist_bot.compose.replies import when
+from delist_bot.core.models import Case, CaseStatus
 from delist_bot.store import case_to_doc
 
 STATUSES = [s.value for s in CaseStatus]
@@ -114,10 +114,10 @@ def decide(
     config_path: str | None, case_id: str, word: str, message: str, reviewer: str | None
 ) -> None:
     """Decide a case as a reviewer's email would."""
-    from delist_bot import cases as transitions
-    from delist_bot.pipeline import apply_decision
-    from delist_bot.review import Command
-    from delist_bot.worker import review_secret, settings_for
+    from delist_bot.core import cases as transitions
+    from delist_bot.core.review import Command
+    from delist_bot.runtime.pipeline import apply_decision
+    from delist_bot.runtime.worker import review_secret, settings_for
 
     actor = reviewer or f"{getpass.getuser()} (terminal)"
     with one_line_errors():

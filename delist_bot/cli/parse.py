@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from delist_bot.cli.app import cli
-from delist_bot.parse_report import error_record, parse_record
+from delist_bot.services.parse import error_record, parse_record
 
 EVIDENCE_WIDTH = 110
 

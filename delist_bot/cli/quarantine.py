@@ -11,7 +11,6 @@ import hashlib
 
 import click
 
-from delist_bot import quarantine
 from delist_bot.cli.app import (
     UserError,
     cli,
@@ -23,7 +22,8 @@ from delist_bot.cli.app import (
     print_json,
 )
 from delist_bot.config import Config
-from delist_bot.quarantine import Entry, Handling
+from delist_bot.core import quarantine
+from delist_bot.core.quarantine import Entry, Handling
 from delist_bot.store import Store
 
 

@@ -53,9 +53,14 @@ def report(
     config_path: str | None, since: timedelta | datetime, fmt: str, output: Path | None, email: bool
 ) -> None:
     """The state of the delist queue."""
-    from delist_bot import report_views
-    from delist_bot.digest import queue_data
-    from delist_bot.report import CSV_COLUMNS, build_report, case_rows, first_contact_points
+    from delist_bot.reports import views
+    from delist_bot.reports.digest import queue_data
+    from delist_bot.reports.figures import (
+        CSV_COLUMNS,
+        build_report,
+        case_rows,
+        first_contact_points,
+    )
 
     now = now_utc()
     start = now - since if isinstance(since, timedelta) else since
@@ -67,14 +72,14 @@ def report(
         data = queue_data(open_store(config), start)
     figures = build_report(data, now, start)
     if fmt == "text" and output is None and click.get_text_stream("stdout").isatty():
-        report_views.print_rich(figures)
+        views.print_rich(figures)
         return
     text = {
-        "text": lambda: report_views.plain(figures),
-        "json": lambda: report_views.as_json(figures),
-        "csv": lambda: report_views.as_csv(case_rows(data.cases, now), CSV_COLUMNS),
-        "html": lambda: report_views.as_html(figures, first_contact_points(data.cases, start)),
-        "prometheus": lambda: report_views.as_prometheus(figures),
+        "text": lambda: views.plain(figures),
+        "json": lambda: views.as_json(figures),
+        "csv": lambda: views.as_csv(case_rows(data.cases, now), CSV_COLUMNS),
+        "html": lambda: views.as_html(figures, first_contact_points(data.cases, start)),
+        "prometheus": lambda: views.as_prometheus(figures),
     }[fmt]()
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
@@ -86,7 +91,7 @@ def report(
 
 
 def _email(config: Config, now: datetime) -> None:
-    from delist_bot.worker import Worker
+    from delist_bot.runtime.worker import Worker
 
     result = Worker(config).send_digest(now)
     if not (result.sent or result.retrying or result.failed):
@@ -103,10 +108,10 @@ def _email(config: Config, now: datetime) -> None:
 def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
     from delist_bot.cli.quarantine import unattended
-    from delist_bot.health import Facts, verdict
+    from delist_bot.core.models import OPEN_STATUSES
     from delist_bot.mailbox import MailboxError, open_mailbox
-    from delist_bot.models import OPEN_STATUSES
-    from delist_bot.transport import can_send
+    from delist_bot.reports.health import Facts, verdict
+    from delist_bot.smtp.transport import can_send
 
     with one_line_errors():
         config = load_config(config_path)

@@ -10,7 +10,7 @@ import click
 
 from delist_bot.cli.app import cli, config_option, load_config, one_line_errors, parse_now
 from delist_bot.cli.quarantine import unattended
-from delist_bot.quarantine import attention_line
+from delist_bot.core.quarantine import attention_line
 
 EXIT_INTERNAL_ERRORS = 2  # 1 is a configuration or mailbox problem that stopped the pass
 
@@ -21,7 +21,7 @@ EXIT_INTERNAL_ERRORS = 2  # 1 is a configuration or mailbox problem that stopped
 @click.option("--now", callback=parse_now, help="Evaluate time as if at this instant (ISO 8601).")
 def run(config_path: str | None, once: bool, now: datetime | None) -> None:
     """Answer the delist@ mailbox: poll, decide, record, reply; forever or --once."""
-    from delist_bot.worker import Worker, install_signal_handlers
+    from delist_bot.runtime.worker import Worker, install_signal_handlers
 
     with one_line_errors():
         worker = Worker(load_config(config_path))
@@ -55,7 +55,7 @@ def run(config_path: str | None, once: bool, now: datetime | None) -> None:
 )
 def demo(folder: Path) -> None:
     """Run one pass on sample requests in a local Maildir; replies become .eml files."""
-    from delist_bot.demo import run_demo
+    from delist_bot.services.demo import run_demo
 
     with one_line_errors():
         result = run_demo(folder)

@@ -26,7 +26,7 @@ def templates() -> None:
 @config_option
 def list_(config_path: str | None) -> None:
     """Every template, and whether it is the operator's own or built in."""
-    from delist_bot.template_check import listing
+    from delist_bot.services.template_check import listing
 
     with one_line_errors():
         folder = _folder(_override(config_path))
@@ -38,7 +38,7 @@ def list_(config_path: str | None) -> None:
 @config_option
 def check(config_path: str | None) -> None:
     """Render every kind and language with sample data; one line per error, with file:line."""
-    from delist_bot.template_check import check as check_templates
+    from delist_bot.services.template_check import check as check_templates
 
     with one_line_errors():
         folder = _folder(_override(config_path))

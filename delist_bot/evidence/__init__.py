@@ -4,6 +4,6 @@
 `gather` touch the world, each lookup with a timeout, each failure an "unknown", never an error.
 """
 
-from delist_bot.evidence.model import Evidence, Listing, Network, Verdict
+from delist_bot.core.evidence import Evidence, Listing, Network, Verdict
 
 __all__ = ["Evidence", "Listing", "Network", "Verdict"]

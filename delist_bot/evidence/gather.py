@@ -13,10 +13,10 @@ from functools import cache
 
 from publicsuffixlist import PublicSuffixList
 
-from delist_bot.authentication import organisational
+from delist_bot.core.authentication import organisational
+from delist_bot.core.evidence import Evidence, Listing, Network, Verdict
 from delist_bot.evidence import rdap, spf
 from delist_bot.evidence.dns import Answer, Resolver, Status, reverse_name
-from delist_bot.evidence.model import Evidence, Listing, Network, Verdict
 
 RDAP_SECONDS = 3600.0  # a network's holder changes rarely; RDAP answers carry no TTL
 MAX_PTR_NAMES = 5

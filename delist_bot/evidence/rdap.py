@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from delist_bot.evidence.model import Network
+from delist_bot.core.evidence import Network
 
 MAX_BYTES = 256 * 1024
 MAX_ENTITIES = 50  # entities looked at, nested ones included

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from delist_bot.core.evidence import SpfResult
 from delist_bot.evidence.dns import Answer, Status
-from delist_bot.evidence.model import SpfResult
 from delist_bot.ndr import linear
 
 Lookup = Callable[[str, str], Answer]

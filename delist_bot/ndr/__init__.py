@@ -9,10 +9,10 @@ import dataclasses
 import email.message
 import re
 
-from delist_bot import identity
-from delist_bot.authentication import top_results
-from delist_bot.language import detect_language
-from delist_bot.models import Extraction, Statement
+from delist_bot.core import identity
+from delist_bot.core.authentication import top_results
+from delist_bot.core.models import Extraction, Statement
+from delist_bot.ndr.language import detect_language
 from delist_bot.ndr.mime import OverBudget, header, parse_message, walk
 from delist_bot.ndr.statements import choose, dsn_statements, statements_in
 from delist_bot.ndr.text import OWN_WORDS_WINDOW, client_language_hint, own_words

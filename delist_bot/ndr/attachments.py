@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from delist_bot.models import Source
+from delist_bot.core.models import Source
 from delist_bot.ndr import ocr, outlook, pdf
 from delist_bot.ndr.text import html_to_text
 

@@ -4,7 +4,7 @@ A backtracking engine can take exponential time on one short hostile line; RE2 n
 Patterns keep their Python syntax and meaning (Unicode \\s, \\d, \\w, IGNORECASE's İ and ı, `$`
 before a final newline, which RE2 matches by taking the newline into the match). RE2 has no
 lookaround or backreferences: a pattern that needs them stays with `re`, written so that no run
-can be matched two ways (tests/test_linear_patterns.py times every pattern either way).
+can be matched two ways (tests/ndr/test_linear_patterns.py times every pattern either way).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 
 from mailparser.utils import decode_header_part
 
-from delist_bot.models import Source
+from delist_bot.core.models import Source
 from delist_bot.ndr import attachments
 from delist_bot.ndr.text import OWN_WORDS_WINDOW, html_to_text, normalize_text, valid_text
 
@@ -120,7 +120,7 @@ def _parse(raw: bytes) -> email.message.Message:
     search. (The step per line made 100 KB of short lines cost 15x the same size in prose.)
     A delivery report's fields stay text, read by _dsn_from_text. Anything unusual (lone CR
     line ends, a digest, headers that do not end in a blank line) goes to the stdlib whole;
-    tests/test_hostile_extraction.py compares the two on every sample and broken ones."""
+    tests/ndr/test_hostile_extraction.py compares the two on every sample and broken ones."""
     head = _headers(raw)
     if head is None:
         return email.message_from_bytes(raw, _class=_Message)

@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import TypeVar
 
-from delist_bot import codes
-from delist_bot.models import Action, Statement
-from delist_bot.ndr import linear
+from delist_bot.core.models import Action, Statement
+from delist_bot.ndr import codes, linear
 from delist_bot.ndr.ips import DETECTORS, Detector, find_blocked_ip
 from delist_bot.ndr.mime import DsnRecipient
 from delist_bot.ndr.text import folded

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from delist_bot.blocklist import neighbourhood
+from delist_bot.core.blocklist import neighbourhood
 from delist_bot.store.codec import utf8
 from delist_bot.store.files import bot_folder, open_private, replace_file, write_error
 

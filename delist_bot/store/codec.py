@@ -10,8 +10,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from delist_bot.blocklist import neighbourhood
-from delist_bot.models import Case, CaseStatus, Event
+from delist_bot.core.blocklist import neighbourhood
+from delist_bot.core.models import Case, CaseStatus, Event
 
 TIME_FIELDS = (
     "received_at",

@@ -16,7 +16,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 
-from delist_bot.models import Case
+from delist_bot.core.models import Case
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc
 from delist_bot.store.files import (

@@ -12,7 +12,7 @@ from typing import Any
 
 from tinydb.table import Table
 
-from delist_bot.models import OPEN_STATUSES
+from delist_bot.core.models import OPEN_STATUSES
 
 Doc = dict[str, Any]
 OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)

@@ -15,10 +15,10 @@ from typing import Any
 
 from tinydb import Query, TinyDB
 
-from delist_bot.blocklist import contains, neighbourhood, specificity
-from delist_bot.budget import Counts, Limits, Recipient
-from delist_bot.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
-from delist_bot.ndr.ips import plain_address
+from delist_bot.core.blocklist import contains, neighbourhood, specificity
+from delist_bot.core.budget import Counts, Limits, Recipient
+from delist_bot.core.ip import plain_address
+from delist_bot.core.models import OPEN_STATUSES, Case, CaseStatus, Nearby, OutgoingMail
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc, case_to_doc
 from delist_bot.store.files import SPOOL_SUFFIX, spool_mail

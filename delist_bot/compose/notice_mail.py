@@ -1,0 +1,184 @@
+"""Turn a case's Notices into mail: who gets it, how it threads, and what its template sees.
+
+Pure: cases, settings and a clock in, OutgoingMail out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from delist_bot.compose.replies import Sender, Thread, build_internal, build_reply, when
+from delist_bot.core import sla
+from delist_bot.core.blocklist import neighbourhood
+from delist_bot.core.cases import Notice
+from delist_bot.core.models import Case, Nearby, OutgoingMail
+from delist_bot.core.review import case_token, notification_id, notification_tag
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Who the bot is and whom it tells; everything decisions need from the configuration."""
+
+    sender: Sender
+    own_addresses: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+    secret: str = ""
+    authserv_id: str = ""
+    require_listed: bool = False
+    replies_per_sender: int = 3
+    reply_window_hours: float = 24
+    replies_per_domain: int = 100
+    ages: sla.Ages = field(default_factory=sla.Ages)
+    policy_mode: str = "off"  # [policy] mode: off, suggest, auto
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """What helps a reviewer decide: the IP's history and standing."""
+
+    network: str
+    listing: str
+    delistings: tuple[str, ...] = ()
+    relistings: int = 0
+    same_ip: tuple[str, ...] = ()  # the latest few, labelled
+    same_ip_total: int = 0
+    same_network: tuple[str, ...] = ()
+    same_network_total: int = 0
+
+
+def build_dossier(
+    case: Case,
+    nearby: Nearby,
+    history: list[dict[str, Any]],
+    listing: dict[str, Any] | None,
+) -> Dossier:
+    def label(c: Case) -> str:
+        return f"{c.id} ({c.status.value}, {c.received_at:%Y-%m-%d})"
+
+    listed = (
+        (
+            f"listed as {listing['network']} since {listing['added_at'][:10]}"
+            + (f" ({listing['reason']})" if listing.get("reason") else "")
+        )
+        if listing
+        else "not listed"
+    )
+    delistings = tuple(sorted(d[:10] + d[d.find(" ") :] for e in history for d in e["delistings"]))
+    return Dossier(
+        network=neighbourhood(case.ip),
+        listing=listed,
+        delistings=delistings,
+        relistings=sum(e["relistings"] for e in history),
+        same_ip=tuple(label(c) for c in nearby.same_ip),
+        same_ip_total=nearby.same_ip_total,
+        same_network=tuple(label(c) for c in nearby.same_network),
+        same_network_total=nearby.same_network_total,
+    )
+
+
+def sender_mail(
+    kind: str,
+    case: Case,
+    text: str,
+    settings: Settings,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+) -> OutgoingMail:
+    """A reply to the case's requester, in their language, threaded on their request."""
+    thread = Thread(
+        case.requester,
+        case.subject,
+        case.message_ids[0] if case.message_ids else None,
+        case.message_ids[1:],
+    )
+    values = {
+        "ip": case.ip,
+        "ndr_code": case.ndr_code,
+        "text": text,
+        "due_at": when(case.due_at),
+        "opened_at": when(case.received_at),
+        **(context or {}),
+    }
+    return build_reply(kind, case.language, values, thread, settings.sender, now, case.id)
+
+
+def review_request(
+    case: Case,
+    words: str,
+    dossier: Dossier,
+    request: bytes | None,
+    settings: Settings,
+    now: datetime,
+) -> OutgoingMail | None:
+    """The notification a reply to which decides the case."""
+    if not settings.reviewers:
+        return None
+    token = case_token(settings.secret, case.id)
+    verb = "Delisted by policy, FYI:" if case.decided_by == "policy" else "Review"
+    subject = (
+        f"{notification_tag(case.id, token)} {verb} {case.ip} ({case.ndr_code}) "
+        f"from {case.requester}"
+    )
+    return build_internal(
+        "reviewer_notification",
+        list(settings.reviewers),
+        subject,
+        {"case": case, "words": words, "dossier": dossier},
+        settings.sender,
+        now,
+        case.id,
+        message_id=notification_id(case.id, token, settings.sender.domain),
+        attachment=request,
+    )
+
+
+def team_mail(
+    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+) -> OutgoingMail | None:
+    """Reminders, follow-ups and help for reviewers; escalations for operators."""
+    token = case_token(settings.secret, case.id)
+    recipients = {
+        "reviewers": list(settings.reviewers),
+        "reviewer": [reviewer] if reviewer else [],
+        "operators": list(settings.operators),
+    }[notice.audience]
+    if not recipients:
+        return None
+    titles = {
+        "reviewer_reminder": f"Reminder: {case.ip} is due by {when(case.due_at)}",
+        "reviewer_followup": f"The sender wrote again about {case.ip}",
+        "reviewer_help": "Your reply was not applied",
+        "operator_escalation": f"Escalation: no decision on {case.ip} yet",
+    }
+    context = {
+        "case": case,
+        "words": notice.text,
+        "text": notice.text,
+        "reviewers": list(settings.reviewers),
+        "hours": int(settings.ages.escalation.total_seconds() // 3600),
+        "holding_hours": int(settings.ages.holding.total_seconds() // 3600),
+    }
+    # Operators give no commands: their mail (often a shared queue or ticket system) carries
+    # the case tag but never the token, which is for reviewers alone.
+    reviewers = notice.audience != "operators"
+    return build_internal(
+        notice.kind,
+        recipients,
+        f"{notification_tag(case.id, token) if reviewers else f'[{case.id}]'} {titles[notice.kind]}",
+        context,
+        settings.sender,
+        now,
+        case.id,
+        references=(notification_id(case.id, token, settings.sender.domain),) if reviewers else (),
+    )
+
+
+def render(
+    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+) -> OutgoingMail | None:
+    if notice.audience == "sender":
+        return sender_mail(notice.kind, case, notice.text, settings, now)
+    return team_mail(notice, case, settings, now, reviewer)

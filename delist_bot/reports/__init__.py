@@ -1,0 +1,1 @@
+"""Queue figures for operators and their renderings: terminal, HTML, CSV, digest, health."""

@@ -1,0 +1,39 @@
+"""Load the queue from the store and turn it into a report or the operators' daily digest.
+
+The figures are report.py's; this module only gathers them and addresses the mail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from delist_bot.compose.notice_mail import Settings
+from delist_bot.compose.replies import build_digest
+from delist_bot.core.models import OutgoingMail
+from delist_bot.reports import views
+from delist_bot.reports.figures import QueueData, build_report, first_contact_points
+from delist_bot.store import Store
+
+DIGEST_PERIOD = timedelta(days=1)
+
+
+def queue_data(store: Store, since: datetime | None = None) -> QueueData:
+    """The queue and its history (the archive from SINCE's month on) for a report."""
+    return QueueData(*store.history(since))
+
+
+def digest_mail(data: QueueData, settings: Settings, now: datetime) -> OutgoingMail | None:
+    """Yesterday's figures for the operators; None when no operator is configured."""
+    if not settings.operators:
+        return None
+    since = now - DIGEST_PERIOD
+    figures = build_report(data, now, since)
+    html = views.as_html(figures, first_contact_points(data.cases, since))
+    open_, overdue = figures["open"]["total"], len(figures["breaches"]["overdue_now"])
+    subject = (
+        f"delist-bot daily digest: {open_} open, {overdue} overdue, "
+        f"{figures['requests']['total']} requests"
+    )
+    return build_digest(
+        list(settings.operators), subject, views.plain(figures), html, settings.sender, now
+    )

@@ -1,0 +1,1 @@
+"""What the CLI commands and the worker call: one library call per command."""

@@ -1,0 +1,1 @@
+"""Outgoing mail over SMTP (smtplib) or into a folder of .eml files: the only sender."""

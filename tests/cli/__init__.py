@@ -1,0 +1,1 @@
+"""Tests of the commands as operators type them."""

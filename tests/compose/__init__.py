@@ -1,0 +1,1 @@
+"""Tests of the mail the bot writes: templates, languages, threading, wrapping."""

@@ -1,0 +1,1 @@
+"""Tests of the pure core: rules, cases, review commands, budgets, policy."""

@@ -1,0 +1,1 @@
+"""Tests of the extractor: samples, the corpus, hostile text, file shapes, linear patterns."""

@@ -1,0 +1,1 @@
+"""Tests of the queue figures and their renderings."""

@@ -1,0 +1,1 @@
+"""Tests of the store: the file, the archive, transactions."""

@@ -1,0 +1,1 @@
+"""Servers, builders and helpers the tests share."""

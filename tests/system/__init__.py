@@ -1,0 +1,1 @@
+"""Whole-system tests: real Dovecot, SMTP, Chromium and whole processes."""
