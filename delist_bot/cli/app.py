@@ -20,11 +20,10 @@ from delist_bot.compose.replies import use_templates
 from delist_bot.config import Config, ConfigError, load, resolve
 from delist_bot.logs import LogFormat
 from delist_bot.mailbox import MailboxError
-from delist_bot.services.app import open_store
 from delist_bot.services.errors import UserError
 from delist_bot.store import StoreError
 
-__all__ = ["UserError", "open_store"]  # the commands take both from here
+__all__ = ["UserError"]  # the commands raise it from here (services raise it too)
 
 USER_ERRORS = (ConfigError, StoreError, MailboxError, UserError)
 

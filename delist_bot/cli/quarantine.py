@@ -16,7 +16,6 @@ from delist_bot.cli.app import (
     load_config,
     now_utc,
     one_line_errors,
-    open_store,
     print_json,
 )
 from delist_bot.services import quarantine as service
@@ -34,7 +33,7 @@ def quarantine_group() -> None:
 def list_(config_path: str | None, show_all: bool, as_json: bool) -> None:
     """The quarantine of the last 30 days, oldest first."""
     with one_line_errors():
-        found = service.load_entries(open_store(load_config(config_path)))
+        found = service.listed(load_config(config_path))
     shown = [e for e in found if show_all or e.handled is None]
     if as_json:
         print_json([dataclasses.asdict(e) for e in shown])
@@ -53,7 +52,7 @@ def show(config_path: str | None, ident: str) -> None:
     """One quarantined message: why, when, and where it is."""
     with one_line_errors():
         config = load_config(config_path)
-        entry = service.find(open_store(config), ident)
+        entry = service.find(config, ident)
     for name, value in dataclasses.asdict(entry).items():
         click.echo(f"{name + ':':<12}{value if value is not None else '-'}")
     click.echo(f"{'folder:':<12}{config.mailbox.quarantine_folder}")
@@ -66,7 +65,7 @@ def retry(config_path: str | None, ident: str) -> None:
     """Move the message back to the request folder; the next pass handles it again."""
     with one_line_errors():
         config = load_config(config_path)
-        entry = service.retry(config, open_store(config), ident, now_utc())
+        entry = service.retry(config, ident, now_utc())
     click.echo(f"{entry.id}: moved back to {config.mailbox.folder}; the next pass handles it")
 
 
@@ -76,5 +75,5 @@ def retry(config_path: str | None, ident: str) -> None:
 def dismiss(config_path: str | None, ident: str) -> None:
     """Record that it was looked at; the message stays in the quarantine folder."""
     with one_line_errors():
-        entry = service.dismiss(open_store(load_config(config_path)), ident, now_utc())
+        entry = service.dismiss(load_config(config_path), ident, now_utc())
     click.echo(f"{entry.id}: dismissed")

@@ -54,12 +54,6 @@ def report(
 ) -> None:
     """The state of the delist queue."""
     from delist_bot.reports import views
-    from delist_bot.reports.figures import (
-        CSV_COLUMNS,
-        build_report,
-        case_rows,
-        first_contact_points,
-    )
 
     now = now_utc()
     start = now - since if isinstance(since, timedelta) else since
@@ -68,18 +62,11 @@ def report(
         if email:
             _email(config, now)
             return
-        data = reports.report_data(config, start)
-    figures = build_report(data, now, start)
+        found = reports.report(config, start, now)
     if fmt == "text" and output is None and click.get_text_stream("stdout").isatty():
-        views.print_rich(figures)
+        views.print_rich(found.figures)
         return
-    text = {
-        "text": lambda: views.plain(figures),
-        "json": lambda: views.as_json(figures),
-        "csv": lambda: views.as_csv(case_rows(data.cases, now), CSV_COLUMNS),
-        "html": lambda: views.as_html(figures, first_contact_points(data.cases, start)),
-        "prometheus": lambda: views.as_prometheus(figures),
-    }[fmt]()
+    text = reports.render(found, fmt)
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return

@@ -12,6 +12,7 @@ from delist_bot.config import Config
 from delist_bot.core import quarantine
 from delist_bot.core.quarantine import Entry, Handling
 from delist_bot.mailbox import open_mailbox
+from delist_bot.services.app import open_store
 from delist_bot.services.errors import UserError
 from delist_bot.store import Store
 
@@ -26,28 +27,39 @@ def unattended(store: Store) -> int:
     return len(quarantine.needing_attention(load_entries(store)))
 
 
-def find(store: Store, ident: str) -> Entry:
+def listed(config: Config) -> list[Entry]:
+    return load_entries(open_store(config))
+
+
+def find(config: Config, ident: str) -> Entry:
+    return _find(open_store(config), ident)
+
+
+def retry(config: Config, ident: str, now: datetime) -> Entry:
+    """Move the message back to the request folder, and record that it was retried."""
+    store = open_store(config)
+    entry = _find(store, ident)
+    _move_back(config, entry)
+    _mark(store, entry, Handling.RETRIED, now)
+    return entry
+
+
+def dismiss(config: Config, ident: str, now: datetime) -> Entry:
+    """Record that someone looked; the message stays in the quarantine folder."""
+    store = open_store(config)
+    entry = _find(store, ident)
+    _mark(store, entry, Handling.DISMISSED, now)
+    return entry
+
+
+def _find(store: Store, ident: str) -> Entry:
     try:
         return quarantine.find(load_entries(store), ident)
     except LookupError as exc:
         raise UserError(str(exc)) from exc
 
 
-def retry(config: Config, store: Store, ident: str, now: datetime) -> Entry:
-    """Move the message back to the request folder, and record that it was retried."""
-    entry = find(store, ident)
-    _move_back(config, entry)
-    mark(store, entry, Handling.RETRIED, now)
-    return entry
-
-
-def dismiss(store: Store, ident: str, now: datetime) -> Entry:
-    entry = find(store, ident)
-    mark(store, entry, Handling.DISMISSED, now)
-    return entry
-
-
-def mark(store: Store, entry: Entry, how: Handling, now: datetime) -> None:
+def _mark(store: Store, entry: Entry, how: Handling, now: datetime) -> None:
     with store.transaction() as tx:
         live = {e.id for e in quarantine.entries(tx.quarantined(), {})}
         handled = tx.get_state(quarantine.HANDLED_STATE, {})

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.core.models import OPEN_STATUSES
 from delist_bot.mailbox import MailboxError, open_mailbox
+from delist_bot.reports import views
 from delist_bot.reports.digest import DIGEST_PERIOD, digest_mail
-from delist_bot.reports.figures import QueueData
+from delist_bot.reports.figures import (
+    CSV_COLUMNS,
+    QueueData,
+    build_report,
+    case_rows,
+    first_contact_points,
+)
 from delist_bot.reports.health import Facts
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
@@ -30,8 +39,31 @@ def queue_data(store: Store, since: datetime | None = None) -> QueueData:
     return QueueData(*store.history(since))
 
 
-def report_data(config: Config, since: datetime) -> QueueData:
-    return queue_data(open_store(config), since)
+@dataclass(frozen=True)
+class Report:
+    """The queue since START, and its figures at NOW."""
+
+    data: QueueData
+    figures: dict[str, Any]
+    now: datetime
+    start: datetime
+
+
+def report(config: Config, start: datetime, now: datetime) -> Report:
+    data = queue_data(open_store(config), start)
+    return Report(data, build_report(data, now, start), now, start)
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in FMT: text, json, csv (a row per case), html or prometheus."""
+    figures, cases = report.figures, report.data.cases
+    return {
+        "text": lambda: views.plain(figures),
+        "json": lambda: views.as_json(figures),
+        "csv": lambda: views.as_csv(case_rows(cases, report.now), CSV_COLUMNS),
+        "html": lambda: views.as_html(figures, first_contact_points(cases, report.start)),
+        "prometheus": lambda: views.as_prometheus(figures),
+    }[fmt]()
 
 
 def send_digest(store: Store, outbox: Outbox, settings: Settings, now: datetime) -> PassReport:
