@@ -23,7 +23,6 @@ from delist_bot.cli.app import (
 from delist_bot.compose.replies import when
 from delist_bot.core.models import Case, CaseStatus
 from delist_bot.services import cases as services
-from delist_bot.store import case_to_doc
 
 STATUSES = [s.value for s in CaseStatus]
 
@@ -115,13 +114,8 @@ def decide(
 
 
 def show_doc(case: Case) -> dict[str, Any]:
-    """The case as `cases show --json` (and `cases list --json`) gives it: `evidence` is what the lookups found (null when
-    none were made), `suggestion` the policy's, `ndr_line` the bounce's line."""
-    doc = case_to_doc(case)
-    doc["ndr_line"] = doc.pop("evidence")
-    doc["evidence"] = doc.pop("findings")
-    doc["decided_by"] = _decided_by(case) if case.decided_at else None
-    return doc
+    """The case as `cases show --json` (and `cases list --json`) gives it."""
+    return services.case_doc(case, _decided_by(case) if case.decided_at else None)
 
 
 def _decided_by(case: Case) -> str:

@@ -5,6 +5,7 @@ reviewer's email would (the same core transition; the worker sends its mail).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.core import cases as transitions
@@ -13,6 +14,7 @@ from delist_bot.core.review import Command
 from delist_bot.runtime.pipeline import apply_decision
 from delist_bot.services.app import open_store, store_settings
 from delist_bot.services.errors import UserError
+from delist_bot.store import case_to_doc
 
 
 def list_cases(config: Config, status: str | None = None) -> list[Case]:
@@ -58,3 +60,13 @@ def decide(
             raise UserError(f"{late}; only note and take work now")
         decision = transitions.apply_command(case, Command(word, message), actor, now)
         return apply_decision(tx, decision, actor, now, settings)
+
+
+def case_doc(case: Case, decided_by: str | None) -> dict[str, Any]:
+    """The case as JSON for the terminal: `evidence` is what the lookups found (null when none
+    were made), `suggestion` the policy's, `ndr_line` the bounce's line, `decided_by` who."""
+    doc = case_to_doc(case)
+    doc["ndr_line"] = doc.pop("evidence")
+    doc["evidence"] = doc.pop("findings")
+    doc["decided_by"] = decided_by
+    return doc
