@@ -15,14 +15,14 @@ from typing import Any
 
 from delist_bot.compose import notice_mail
 from delist_bot.mailbox import imap
-from delist_bot.runtime import courier, pipeline, worker
+from delist_bot.runtime import courier, intake, pipeline
 from delist_bot.store import archive, database, files, hot_cases
 
 # (stage, object that holds the entry point, its name); a name is looked up where it is called.
 ENTRY_POINTS: tuple[tuple[str, Any, str], ...] = (
     ("fetch", imap.ImapMailbox, "_fetch"),
     ("fetch", imap.ImapMailbox, "move"),
-    ("parse and extract", worker, "extract"),  # before the store transaction, since issue 11
+    ("parse and extract", intake, "extract"),  # before the store transaction, since issue 11
     ("render", pipeline, "build_reply"),
     ("render", notice_mail, "build_reply"),
     ("render", notice_mail, "build_internal"),
@@ -31,7 +31,7 @@ ENTRY_POINTS: tuple[tuple[str, Any, str], ...] = (
     ("store", database, "write_spool"),
     ("store", archive.Archive, "append"),
     ("store", hot_cases.HotCases, "flush"),
-    ("decide and record", worker, "process"),
+    ("decide and record", intake, "process"),
     ("send", courier.Courier, "_send"),
 )
 MAIN_STAGES = ("fetch", "parse and extract", "decide", "store", "render")

@@ -20,12 +20,10 @@ from delist_bot.compose.replies import use_templates
 from delist_bot.config import Config, ConfigError, load, resolve
 from delist_bot.logs import LogFormat
 from delist_bot.mailbox import MailboxError
-from delist_bot.store import Store, StoreError
+from delist_bot.services.errors import UserError
+from delist_bot.store import StoreError
 
-
-class UserError(Exception):
-    """A mistake in what the user asked for (an unknown case id, a bad address)."""
-
+__all__ = ["UserError"]  # the commands raise it from here (services raise it too)
 
 USER_ERRORS = (ConfigError, StoreError, MailboxError, UserError)
 
@@ -81,10 +79,6 @@ def load_config(path: str | None) -> Config:
     config = load(path)
     use_templates(resolve(config, config.templates.path) if config.templates.path else None)
     return config
-
-
-def open_store(config: Config) -> Store:
-    return Store(resolve(config, config.store.path))
 
 
 def now_utc() -> datetime:

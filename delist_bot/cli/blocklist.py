@@ -7,16 +7,15 @@ from pathlib import Path
 import click
 
 from delist_bot.cli.app import (
-    UserError,
     cli,
     config_option,
     load_config,
     now_utc,
     one_line_errors,
-    open_store,
     print_json,
 )
-from delist_bot.core.blocklist import Listing, parse_file, parse_listing
+from delist_bot.core.blocklist import parse_file
+from delist_bot.services import blocklist as service
 
 
 @cli.group()
@@ -32,8 +31,8 @@ def import_file(config_path: str | None, file: Path) -> None:
     listings, problems = parse_file(file.read_text(encoding="utf-8", errors="replace"))
     for problem in problems:
         click.echo(f"skipped {problem}", err=True)
-    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        results = [tx.add_listing(item.network, item.reason, now_utc()) for item in listings]
+    with one_line_errors():
+        results = service.add_many(load_config(config_path), listings, now_utc())
     counts = {word: results.count(word) for word in ("added", "relisted", "already listed")}
     click.echo(
         ", ".join(f"{n} {word}" for word, n in counts.items())
@@ -48,9 +47,8 @@ def import_file(config_path: str | None, file: Path) -> None:
 def add(config_path: str | None, address: str, reason: str) -> None:
     """List an IP or CIDR network."""
     with one_line_errors():
-        listing = _listing(address)
-        with open_store(load_config(config_path)).transaction() as tx:
-            result = tx.add_listing(listing.network, reason, now_utc())
+        listing = service.listing(address)
+        result = service.add(load_config(config_path), listing, reason, now_utc())
     click.echo(f"{listing.network}: {result}")
 
 
@@ -60,10 +58,8 @@ def add(config_path: str | None, address: str, reason: str) -> None:
 def remove(config_path: str | None, address: str) -> None:
     """Take an IP or CIDR network off the list (not counted as a delisting)."""
     with one_line_errors():
-        listing = _listing(address)
-        with open_store(load_config(config_path)).transaction() as tx:
-            if not tx.remove_listing(listing.network, now_utc()):
-                raise UserError(f"{listing.network} is not on the block list")
+        listing = service.listing(address)
+        service.remove(load_config(config_path), listing, now_utc())
     click.echo(f"{listing.network}: removed")
 
 
@@ -73,11 +69,9 @@ def remove(config_path: str | None, address: str) -> None:
 def check(config_path: str | None, ip: str) -> None:
     """Is IP listed? Exit 0 when it is, 1 when it is not."""
     with one_line_errors():
-        _listing(ip)
-        with open_store(load_config(config_path)).transaction() as tx:
-            entry, history = tx.listing_for(ip), tx.history_for(ip)
-            exception = tx.exception_for(ip)
-    delistings = sum(len(e["delistings"]) for e in history)
+        service.listing(ip)  # a bad address is named before a bad configuration
+        found = service.check(load_config(config_path), ip)
+    entry, exception, delistings = found.entry, found.exception, found.delistings
     if entry is None:
         if exception:
             why = f" (an exception since {exception['added_at'][:10]}: {exception['reason']})"
@@ -95,8 +89,8 @@ def check(config_path: str | None, ip: str) -> None:
 @click.option("--all", "everything", is_flag=True, help="Also entries delisted or removed.")
 def list_entries(config_path: str | None, as_json: bool, everything: bool) -> None:
     """The listed networks, and the IPs excepted from them by approvals."""
-    with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        entries = sorted(tx.listings(active_only=not everything), key=lambda e: e["network"])
+    with one_line_errors():
+        entries = service.entries(load_config(config_path), everything)
     if as_json:
         print_json(entries)
         return
@@ -109,10 +103,3 @@ def list_entries(config_path: str | None, as_json: bool, everything: bool) -> No
         )
     if not entries:
         click.echo("the block list is empty")
-
-
-def _listing(address: str) -> Listing:
-    try:
-        return parse_listing(address)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc

@@ -12,19 +12,17 @@ from typing import Any
 import click
 
 from delist_bot.cli.app import (
-    UserError,
     cli,
     config_option,
     load_config,
     now_utc,
     one_line_errors,
-    open_store,
     print_json,
     shown,
 )
 from delist_bot.compose.replies import when
 from delist_bot.core.models import Case, CaseStatus
-from delist_bot.store import case_to_doc
+from delist_bot.services import cases as services
 
 STATUSES = [s.value for s in CaseStatus]
 
@@ -41,12 +39,7 @@ def cases() -> None:
 def list_cases(config_path: str | None, status: str | None, as_json: bool) -> None:
     """The cases, newest first."""
     with one_line_errors():
-        everything = open_store(load_config(config_path)).history()[0]
-    found = sorted(
-        (c for c in everything if not status or c.status.value == status),
-        key=lambda c: c.id,
-        reverse=True,
-    )
+        found = services.list_cases(load_config(config_path), status)
     if as_json:
         print_json([show_doc(c) for c in found])
         return
@@ -69,12 +62,9 @@ def list_cases(config_path: str | None, status: str | None, as_json: bool) -> No
 def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -> None:
     """One case with its whole history."""
     with one_line_errors():
-        case = _find(config_path, case_id)
-        request = open_store(load_config(config_path)).request(case.id) if raw else None
-        if raw and request is None:
-            raise UserError(
-                f"the request of {case.id} is not kept (cases opened by an older version keep none)"
-            )
+        config = load_config(config_path)
+        case = services.find(config, case_id)
+        request = services.request_bytes(config, case) if raw else None
     if request is not None:
         click.echo(request, nl=False)  # bytes: written as they are
         return
@@ -114,40 +104,18 @@ def decide(
     config_path: str | None, case_id: str, word: str, message: str, reviewer: str | None
 ) -> None:
     """Decide a case as a reviewer's email would."""
-    from delist_bot.core import cases as transitions
-    from delist_bot.core.review import Command
-    from delist_bot.runtime.pipeline import apply_decision
-    from delist_bot.runtime.worker import review_secret, settings_for
-
     actor = reviewer or f"{getpass.getuser()} (terminal)"
     with one_line_errors():
         config = load_config(config_path)
-        store = open_store(config)
-        settings = settings_for(config, review_secret(config, store))
-        with store.transaction() as tx:
-            case = tx.case(case_id.upper())
-            if case is None:
-                raise UserError(f"no case {case_id}")
-            overturn = word == "deny" and transitions.overturnable(case)
-            if transitions.is_final(case) and word not in ("note", "take") and not overturn:
-                raise UserError(
-                    f"{case.id} is already {case.status.value}; only note and take work now"
-                )
-            decision = transitions.apply_command(case, Command(word, message), actor, now_utc())
-            updated, mails = apply_decision(tx, decision, actor, now_utc(), settings)
+        updated, mails = services.decide(config, case_id, word, message, actor, now_utc())
     click.echo(f"{updated.id}: {word} by {actor}; status {updated.status.value}")
     for mail in mails:
         click.echo(f"  queued {mail.kind} to {mail.to} (the worker sends it)")
 
 
 def show_doc(case: Case) -> dict[str, Any]:
-    """The case as `cases show --json` (and `cases list --json`) gives it: `evidence` is what the lookups found (null when
-    none were made), `suggestion` the policy's, `ndr_line` the bounce's line."""
-    doc = case_to_doc(case)
-    doc["ndr_line"] = doc.pop("evidence")
-    doc["evidence"] = doc.pop("findings")
-    doc["decided_by"] = _decided_by(case) if case.decided_at else None
-    return doc
+    """The case as `cases show --json` (and `cases list --json`) gives it."""
+    return services.case_doc(case, _decided_by(case) if case.decided_at else None)
 
 
 def _decided_by(case: Case) -> str:
@@ -188,11 +156,3 @@ def _echo_evidence(case: Case) -> None:
 
 def _yes_no(value: bool | None) -> str:
     return "unknown" if value is None else "yes" if value else "no"
-
-
-def _find(config_path: str | None, case_id: str) -> Case:
-    with open_store(load_config(config_path)).transaction() as tx:
-        case = tx.case(case_id.upper())
-    if case is None:
-        raise UserError(f"no case {case_id}")
-    return case

@@ -5,24 +5,18 @@ A retried mail is due at once; the worker sends it with its next outbox run.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from delist_bot.cli.app import (
-    UserError,
     cli,
     config_option,
     load_config,
     now_utc,
     one_line_errors,
-    open_store,
     print_json,
 )
-from delist_bot.store import Store
-
-SHOWN = {"pending": ("pending", "sending"), "failed": ("failed",), "sent": ("sent",)}
-MIN_PREFIX = 6
+from delist_bot.services import outbox as service
+from delist_bot.services.outbox import SHOWN
 
 
 @cli.group()
@@ -42,7 +36,7 @@ def outbox() -> None:
 def list_mail(config_path: str | None, status: str | None, as_json: bool) -> None:
     """Queued, failed or sent mail, oldest first."""
     with one_line_errors():
-        mails = _mail(open_store(load_config(config_path)), status)
+        mails = service.mail(load_config(config_path), status)
     if as_json:
         print_json(mails)
         return
@@ -72,48 +66,10 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
         raise click.UsageError("give one or more mail IDs, or --all-failed")
     now = now_utc()
     with one_line_errors():
-        store = open_store(load_config(config_path))
-        with store.transaction() as tx:
-            queued = tx.outbox()
-            chosen = [m["id"] for m in queued if m["status"] == "failed"] if all_failed else []
-            chosen += [_resolve(store, queued, given) for given in mail_ids]
-            done = []
-            for mail_id in dict.fromkeys(chosen):
-                try:
-                    done.append(tx.retry_mail(mail_id, now))
-                except ValueError as exc:
-                    raise UserError(f"{exc}: wait for its attempt to finish") from None
+        done = service.retry(load_config(config_path), mail_ids, all_failed, now)
     if not done:
         click.echo("no failed mail")
     for mail in done:
         click.echo(f"queued again: {mail['id']} {mail['kind']} to {mail['to']}")
     if done:
         click.echo("the worker sends them with its next outbox run")
-
-
-def _mail(store: Store, status: str | None) -> list[dict[str, Any]]:
-    wanted = SHOWN[status] if status else ("pending", "sending", "failed")
-    with store.transaction() as tx:
-        mails = [m for m in tx.outbox() if m["status"] in wanted]
-    if status in ("sent", "failed"):  # sent mail, and mail failed long ago, is archived
-        mails += [m for m in store.archive.records("outbox") if m["status"] in wanted]
-    return sorted(mails, key=lambda m: m["created_at"])
-
-
-def _resolve(store: Store, queued: list[dict[str, Any]], given: str) -> str:
-    """The id of the one queued mail GIVEN names (its id, or a unique prefix)."""
-    if len(given) < MIN_PREFIX:
-        raise UserError(f"mail id {given!r} is too short (at least {MIN_PREFIX} characters)")
-    found = [m["id"] for m in queued if m["id"] == given] or [
-        m["id"] for m in queued if m["id"].startswith(given)
-    ]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise UserError(f"mail id {given!r} names {len(found)} mails: give more of it")
-    archived = [m for m in store.archive.records("outbox") if m["id"].startswith(given)]
-    if any(m["status"] == "sent" for m in archived):
-        raise UserError(f"mail {given} was sent already")
-    if archived:
-        raise UserError(f"mail {given} failed over 30 days ago; its bytes are no longer kept")
-    raise UserError(f"no mail {given}")

@@ -15,9 +15,9 @@ from delist_bot.cli.app import (
     load_config,
     now_utc,
     one_line_errors,
-    open_store,
 )
 from delist_bot.config import Config
+from delist_bot.services import reports
 
 FORMATS = ("text", "json", "csv", "html", "prometheus")
 
@@ -54,13 +54,6 @@ def report(
 ) -> None:
     """The state of the delist queue."""
     from delist_bot.reports import views
-    from delist_bot.reports.digest import queue_data
-    from delist_bot.reports.figures import (
-        CSV_COLUMNS,
-        build_report,
-        case_rows,
-        first_contact_points,
-    )
 
     now = now_utc()
     start = now - since if isinstance(since, timedelta) else since
@@ -69,18 +62,11 @@ def report(
         if email:
             _email(config, now)
             return
-        data = queue_data(open_store(config), start)
-    figures = build_report(data, now, start)
+        found = reports.report(config, start, now)
     if fmt == "text" and output is None and click.get_text_stream("stdout").isatty():
-        views.print_rich(figures)
+        views.print_rich(found.figures)
         return
-    text = {
-        "text": lambda: views.plain(figures),
-        "json": lambda: views.as_json(figures),
-        "csv": lambda: views.as_csv(case_rows(data.cases, now), CSV_COLUMNS),
-        "html": lambda: views.as_html(figures, first_contact_points(data.cases, start)),
-        "prometheus": lambda: views.as_prometheus(figures),
-    }[fmt]()
+    text = reports.render(found, fmt)
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
@@ -91,9 +77,7 @@ def report(
 
 
 def _email(config: Config, now: datetime) -> None:
-    from delist_bot.runtime.worker import Worker
-
-    result = Worker(config).send_digest(now)
+    result = reports.email_digest(config, now)
     if not (result.sent or result.retrying or result.failed):
         raise UserError("no [review] operators configured: no digest to send")
     if result.sent:
@@ -107,43 +91,11 @@ def _email(config: Config, now: datetime) -> None:
 @config_option
 def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
-    from delist_bot.cli.quarantine import unattended
-    from delist_bot.core.models import OPEN_STATUSES
-    from delist_bot.mailbox import MailboxError, open_mailbox
-    from delist_bot.reports.health import Facts, verdict
-    from delist_bot.smtp.transport import can_send
+    from delist_bot.reports.health import verdict
 
     with one_line_errors():
-        config = load_config(config_path)
-        store = open_store(config)
-        now = now_utc()
-        with store.transaction() as tx:
-            last_poll = tx.get_state("last_poll")
-            outbox = tx.outbox()
-            open_cases = [c for c in tx.cases() if c.status in OPEN_STATUSES]
-        try:
-            open_mailbox(config).close()
-            mailbox_error = None
-        except MailboxError as exc:
-            mailbox_error = str(exc)
-        smtp_error = can_send(config)
-    lines, reasons = verdict(
-        Facts(
-            now=now,
-            poll_interval=timedelta(seconds=config.schedule.poll_seconds),
-            last_poll=datetime.fromisoformat(last_poll) if last_poll else None,
-            mailbox_error=mailbox_error,
-            smtp_error=smtp_error,
-            worker_running=store.worker_running(),
-            pending=sum(1 for d in outbox if d["status"] in ("pending", "sending")),
-            failed=sum(1 for d in outbox if d["status"] == "failed"),
-            oldest_open_hours=max(
-                ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
-            ),
-            overdue=sum(1 for c in open_cases if not c.first_contact_at and now > c.due_at),
-            internal_errors=unattended(store),
-        )
-    )
+        facts = reports.health_facts(load_config(config_path), now_utc())
+    lines, reasons = verdict(facts)
     for line in lines:
         click.echo(line)
     if reasons:

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from delist_bot.cli.app import cli, config_option, load_config, one_line_errors, parse_now
-from delist_bot.cli.quarantine import unattended
 from delist_bot.core.quarantine import attention_line
 
 EXIT_INTERNAL_ERRORS = 2  # 1 is a configuration or mailbox problem that stopped the pass
@@ -21,20 +20,15 @@ EXIT_INTERNAL_ERRORS = 2  # 1 is a configuration or mailbox problem that stopped
 @click.option("--now", callback=parse_now, help="Evaluate time as if at this instant (ISO 8601).")
 def run(config_path: str | None, once: bool, now: datetime | None) -> None:
     """Answer the delist@ mailbox: poll, decide, record, reply; forever or --once."""
-    from delist_bot.runtime.worker import Worker, install_signal_handlers
+    from delist_bot.services import run as service
 
     with one_line_errors():
-        worker = Worker(load_config(config_path))
+        config = load_config(config_path)
         if not once:
-            worker.serve()
+            service.serve(config)
             return
-        worker.store.hold_worker_lock()
-        try:
-            install_signal_handlers(worker.stopping.set)  # stop at a safe point, then release
-            report = worker.run_once(now)
-        finally:
-            worker.store.release_worker_lock()
-        attention = unattended(worker.store)
+        done = service.run_once(config, now)
+    report, attention = done.report, done.unattended
     click.echo(
         f"processed {len(report.processed)} message(s); sent {len(report.sent)}, "
         f"retrying {len(report.retrying)}, failed {len(report.failed)}"

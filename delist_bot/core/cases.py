@@ -67,6 +67,14 @@ def is_final(case: Case) -> bool:
     return case.status not in OPEN_STATUSES
 
 
+def too_late(case: Case, word: str) -> str | None:
+    """Why a reviewer's WORD comes too late for CASE, else None: a final case takes only a
+    note or a take, and a delisting a policy made also a deny (the overturn)."""
+    if word in ("note", "take") or (word == "deny" and overturnable(case)) or not is_final(case):
+        return None
+    return f"{case.id} is already {case.status.value}"
+
+
 def open_case(
     number: int,
     extraction: Extraction,
@@ -180,8 +188,8 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
         return Decision(dataclasses.replace(_with(case, note, None), assignee=reviewer))
     if word == "deny" and overturnable(case):
         return _overturn(case, note, now)
-    if is_final(case):
-        late = f"{case.id} is already {case.status.value}; only note works now"
+    if (late := too_late(case, word)) is not None:
+        late = f"{late}; only note works now"
         return Decision(
             _with(case, Event(now, reviewer, "ignored_command", f"{word}: {late}"), None),
             (Notice("reviewer_help", "reviewer", late),),

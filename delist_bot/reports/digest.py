@@ -1,6 +1,6 @@
-"""Load the queue from the store and turn it into a report or the operators' daily digest.
+"""The operators' daily digest: the queue's figures (QueueData in) as a mail (out).
 
-The figures are report.py's; this module only gathers them and addresses the mail.
+Pure: the figures are figures.py's, the queue is loaded by services/reports.py.
 """
 
 from __future__ import annotations
@@ -12,14 +12,8 @@ from delist_bot.compose.replies import build_digest
 from delist_bot.core.models import OutgoingMail
 from delist_bot.reports import views
 from delist_bot.reports.figures import QueueData, build_report, first_contact_points
-from delist_bot.store import Store
 
 DIGEST_PERIOD = timedelta(days=1)
-
-
-def queue_data(store: Store, since: datetime | None = None) -> QueueData:
-    """The queue and its history (the archive from SINCE's month on) for a report."""
-    return QueueData(*store.history(since))
 
 
 def digest_mail(data: QueueData, settings: Settings, now: datetime) -> OutgoingMail | None:

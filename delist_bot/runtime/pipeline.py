@@ -395,7 +395,9 @@ def _reopen(
         )
     case = cases.reopen(closed, tx.next_case_number(), extraction, now, received)
     tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
-    ack = notice_mail.sender_mail("review", case, "", settings, now, {"hours": 48})
+    ack = notice_mail.sender_mail(
+        "review", case, "", settings, now, {"hours": int(sla.PROMISE.total_seconds() // 3600)}
+    )
     case = cases.record_reply(case, ack.message_id, "review", now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, raw, now, settings))
     tx.save_case(case)

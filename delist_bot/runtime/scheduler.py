@@ -1,4 +1,5 @@
-"""The long-running worker: the only module that imports APScheduler.
+"""How the worker runs as a process: once, or forever under APScheduler (the only module that
+imports it), with the worker lock held and SIGTERM stopping at a safe point.
 
 Jobs never overlap (one lock for all of them); missed and skipped runs are logged, not silent.
 A stop (SIGTERM) returns only once the running job is finished, so the worker lock is released
@@ -9,10 +10,11 @@ IMAP IDLE, on its own thread and connection, wakes the poll job as soon as mail 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
@@ -27,15 +29,35 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from delist_bot.mailbox import MailboxError
-from delist_bot.runtime.worker import install_signal_handlers, sleep_with_backoff
-
-if TYPE_CHECKING:
-    from delist_bot.runtime.worker import Worker
+from delist_bot.runtime.passes import PassReport
+from delist_bot.runtime.worker import Worker
 
 log = logging.getLogger("delist_bot")
 
 
+def run_once(worker: Worker, now: datetime | None = None) -> PassReport:
+    """One pass under the worker lock; SIGTERM stops it at a safe point, then the lock goes."""
+    worker.store.hold_worker_lock()
+    try:
+        install_signal_handlers(worker.stopping.set)
+        return worker.run_once(now)
+    finally:
+        worker.store.release_worker_lock()
+
+
 def serve(worker: Worker) -> None:
+    """The worker until SIGTERM, under the worker lock; a store that cannot be read stops it
+    and is raised."""
+    worker.store.hold_worker_lock()
+    try:
+        _loop(worker)
+    finally:
+        worker.store.release_worker_lock()
+    if worker.fatal is not None:
+        raise worker.fatal
+
+
+def _loop(worker: Worker) -> None:
     schedule = worker.config.schedule
     pool = ThreadPoolExecutor()  # kept, to wait for its threads once the scheduler stops
     scheduler = BlockingScheduler(
@@ -138,3 +160,17 @@ def _idle_loop(worker: Worker, scheduler: BlockingScheduler, stop: threading.Eve
                 log.warning("%s; reconnecting with backoff", exc)
             sleep_with_backoff(failures, stop)
     watcher.close()
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping after the current job", signal.Signals(signum).name)
+        stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+def sleep_with_backoff(attempt: int, stop: threading.Event) -> None:
+    stop.wait(min(300, 2 ** min(attempt, 8)))

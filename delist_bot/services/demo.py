@@ -13,7 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from delist_bot.config import Config, MailboxConfig, ReviewConfig, SmtpConfig, StoreConfig
-from delist_bot.runtime.worker import PassReport, Worker
+from delist_bot.runtime.passes import PassReport
+from delist_bot.runtime.worker import Worker
 
 # Inside the installed package (a link to the top-level data/ in a checkout).
 SAMPLES = Path(str(files("delist_bot") / "data" / "samples"))

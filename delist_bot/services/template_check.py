@@ -169,7 +169,7 @@ def _report(case: cases.Case) -> str:
 
 
 def _settings() -> Settings:
-    from delist_bot.runtime.worker import settings_for
+    from delist_bot.services.app import settings_for
 
     config = Config(
         smtp=SmtpConfig(from_address="delist@example.net"),

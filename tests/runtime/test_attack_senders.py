@@ -20,7 +20,7 @@ import pytest
 from delist_bot import failpoints
 from delist_bot.config import Config, from_dict, load
 from delist_bot.core.budget import Recipient, same_mailbox
-from delist_bot.runtime import worker as worker_module
+from delist_bot.runtime import intake as intake_module
 from delist_bot.runtime.worker import Worker
 from delist_bot.store import Store
 from delist_bot.store.files import locked
@@ -234,14 +234,14 @@ def test_a_message_the_extractor_raises_on_is_quarantined_with_its_own_reason(
     maildir_config(tmp_path)
     for n in range(3):
         drop(tmp_path, n, request(n, f"user{n}@shop{n}.example", "help" if n != 1 else "BOOM"))
-    real = worker_module.extract
+    real = intake_module.extract
 
     def extract(raw: bytes):
         if b"BOOM" in raw:
             raise RuntimeError("a bug in the extractor")
         return real(raw)
 
-    monkeypatch.setattr(worker_module, "extract", extract)
+    monkeypatch.setattr(intake_module, "extract", extract)
     report = Worker(config).run_once(T0)
     outcomes = sorted((p.outcome, p.reason) for p in report.processed)
     assert outcomes == [

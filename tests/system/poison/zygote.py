@@ -16,7 +16,7 @@ import sys
 import traceback
 
 import delist_bot.cli
-import delist_bot.runtime.worker  # `run` imports it when called: once here instead
+import delist_bot.services.run  # `run` imports it when called: once here instead
 
 CHILD_SECONDS = 300
 
