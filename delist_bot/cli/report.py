@@ -109,6 +109,7 @@ def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
     from delist_bot.cli.quarantine import unattended
     from delist_bot.core.models import OPEN_STATUSES
+    from delist_bot.core.sla import is_overdue
     from delist_bot.mailbox import MailboxError, open_mailbox
     from delist_bot.reports.health import Facts, verdict
     from delist_bot.smtp.transport import can_send
@@ -140,7 +141,7 @@ def status(config_path: str | None) -> None:
             oldest_open_hours=max(
                 ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
             ),
-            overdue=sum(1 for c in open_cases if not c.first_contact_at and now > c.due_at),
+            overdue=sum(1 for c in open_cases if is_overdue(c, now)),
             internal_errors=unattended(store),
         )
     )

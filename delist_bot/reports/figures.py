@@ -13,7 +13,7 @@ from typing import Any
 
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.models import OPEN_STATUSES, Case, CaseStatus
-from delist_bot.core.sla import PROMISE
+from delist_bot.core.sla import PROMISE, is_overdue
 
 AGE_BUCKETS = (
     ("0-12h", 0, 12),
@@ -107,18 +107,12 @@ def breached(case: Case, now: datetime) -> bool:
     if case.breached_at is not None:
         return True
     first = case.first_contact_at
-    return (first is not None and first > case.due_at) or (
-        first is None and now > case.due_at and case.status in OPEN_STATUSES
-    )
+    return (first is not None and first > case.due_at) or is_overdue(case, now)
 
 
 def _breaches(cases: list[Case], now: datetime, since: datetime) -> dict[str, Any]:
     found = sorted(c.id for c in cases if c.received_at >= since - PROMISE and breached(c, now))
-    overdue = sorted(
-        c.id
-        for c in cases
-        if c.status in OPEN_STATUSES and not c.first_contact_at and now > c.due_at
-    )
+    overdue = sorted(c.id for c in cases if is_overdue(c, now))
     return {"count": len(found), "cases": found, "overdue_now": overdue}
 
 
