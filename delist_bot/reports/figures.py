@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from delist_bot.core.blocklist import neighbourhood
-from delist_bot.core.models import OPEN_STATUSES, Case, CaseStatus
+from delist_bot.core.models import OPEN_STATUSES, Action, Case, CaseStatus, Outcome
 from delist_bot.core.sla import PROMISE, is_overdue
 
 AGE_BUCKETS = (
@@ -22,8 +22,8 @@ AGE_BUCKETS = (
     ("40-48h", 40, 48),
     ("over-48h", 48, None),
 )
-ACTIONS = ("review", "portal", "consumer", "other", "need_info", "ignore")
-DECISIONS = ("delisted", "denied", "closed")
+ACTIONS = tuple(a.value for a in Action)  # the `action` of a request record
+DECISIONS = tuple(s.value for s in (CaseStatus.DELISTED, CaseStatus.DENIED, CaseStatus.CLOSED))
 CLOSEST = 10
 
 
@@ -121,7 +121,7 @@ def _requests(requests: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "total": len(requests),
         # recorded, and nothing more: the sender's (or its domain's) outgoing budget was spent
-        "rate_limited": sum(1 for m in requests if m.get("outcome") == "rate_limited"),
+        "rate_limited": sum(1 for m in requests if m.get("outcome") == Outcome.RATE_LIMITED),
         "by_action": {
             a: actions.get(a, 0) for a in (*ACTIONS, "follow_up", "command", "unreadable")
         },
