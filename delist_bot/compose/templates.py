@@ -19,6 +19,9 @@ from delist_bot.compose.wrap import wrap
 # a checkout); an operator's folder ([templates] path) comes first.
 TEMPLATES = files("delist_bot") / "templates"
 LANGUAGES = ("en", "it", "de", "fr", "es", "pt")  # built in; an operator's folder may add more
+# What a broken template raises, for `templates check` to name file and line.
+TemplateSyntaxError = jinja2.TemplateSyntaxError
+TemplateNotFound = jinja2.TemplateNotFound
 
 _override: Path | None = None
 

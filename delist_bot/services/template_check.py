@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jinja2
-
 from delist_bot.compose import notice_mail, templates
 from delist_bot.compose.context import reply_context
 from delist_bot.compose.replies import build_reply
@@ -182,9 +180,9 @@ def _settings() -> Settings:
 def _attempt(render: Callable[[], object]) -> Problem | None:
     try:
         render()
-    except jinja2.TemplateSyntaxError as exc:
+    except templates.TemplateSyntaxError as exc:
         return Problem(exc.filename or exc.name or "?", exc.lineno, exc.message or str(exc))
-    except jinja2.TemplateNotFound as exc:
+    except templates.TemplateNotFound as exc:
         return Problem(str(exc.name), None, "template not found")
     except Exception as exc:  # an error inside a template: find its line in the traceback
         return _from_traceback(exc)
