@@ -15,8 +15,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from delist_bot.compose.notice_mail import Settings as PipelineSettings
-from delist_bot.compose.replies import Sender
+from delist_bot.core.settings import Sender
+from delist_bot.core.settings import Settings as PipelineSettings
 from delist_bot.evidence.gather import Gatherer, Settings, same_owner
 from delist_bot.ndr import extract
 from delist_bot.runtime.pipeline import process

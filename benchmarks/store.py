@@ -16,10 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.pipeline import requests
-from delist_bot.compose.notice_mail import Settings
-from delist_bot.compose.replies import Sender
 from delist_bot.core import cases
 from delist_bot.core.review import Command
+from delist_bot.core.settings import Sender, Settings
 from delist_bot.reports import views
 from delist_bot.reports.figures import QueueData, build_report
 from delist_bot.runtime.pipeline import process

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import click
 
 from delist_bot import __version__, logs
-from delist_bot.compose.replies import use_templates
+from delist_bot.compose.templates import use_templates
 from delist_bot.config import Config, ConfigError, load, resolve
 from delist_bot.logs import LogFormat
 from delist_bot.mailbox import MailboxError

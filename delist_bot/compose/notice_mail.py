@@ -1,38 +1,21 @@
 """Turn a case's Notices into mail: who gets it, how it threads, and what its template sees.
 
-Pure: cases, settings and a clock in, OutgoingMail out.
+Cases, settings and a clock in, OutgoingMail out (templates.py renders, ids.py draws the ids).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from delist_bot.compose.replies import Sender, Thread, build_internal, build_reply, when
-from delist_bot.core import sla
+from delist_bot.compose.replies import build_internal, build_reply
+from delist_bot.compose.templates import when
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.cases import Notice
-from delist_bot.core.models import Case, Nearby, OutgoingMail
+from delist_bot.core.models import Audience, Case, Nearby, OutgoingMail, Thread
 from delist_bot.core.review import case_token, notification_id, notification_tag
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Who the bot is and whom it tells; everything decisions need from the configuration."""
-
-    sender: Sender
-    own_addresses: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    operators: tuple[str, ...] = ()
-    secret: str = ""
-    authserv_id: str = ""
-    require_listed: bool = False
-    replies_per_sender: int = 3
-    reply_window_hours: float = 24
-    replies_per_domain: int = 100
-    ages: sla.Ages = field(default_factory=sla.Ages)
-    policy_mode: str = "off"  # [policy] mode: off, suggest, auto
+from delist_bot.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -141,9 +124,9 @@ def team_mail(
     """Reminders, follow-ups and help for reviewers; escalations for operators."""
     token = case_token(settings.secret, case.id)
     recipients = {
-        "reviewers": list(settings.reviewers),
-        "reviewer": [reviewer] if reviewer else [],
-        "operators": list(settings.operators),
+        Audience.REVIEWERS: list(settings.reviewers),
+        Audience.REVIEWER: [reviewer] if reviewer else [],
+        Audience.OPERATORS: list(settings.operators),
     }[notice.audience]
     if not recipients:
         return None
@@ -163,7 +146,7 @@ def team_mail(
     }
     # Operators give no commands: their mail (often a shared queue or ticket system) carries
     # the case tag but never the token, which is for reviewers alone.
-    reviewers = notice.audience != "operators"
+    reviewers = notice.audience != Audience.OPERATORS
     return build_internal(
         notice.kind,
         recipients,
@@ -179,6 +162,6 @@ def team_mail(
 def render(
     notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
 ) -> OutgoingMail | None:
-    if notice.audience == "sender":
+    if notice.audience == Audience.REQUESTER:
         return sender_mail(notice.kind, case, notice.text, settings, now)
     return team_mail(notice, case, settings, now, reviewer)

@@ -1,4 +1,4 @@
-"""Replies: the jinja2 environment, template choice by kind and language, and the message itself.
+"""Mail out of rendered templates: headers, threading, MIME parts, and the bytes.
 
 Text from a request is only ever a template variable, and header values are cleaned first.
 """
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from email import charset as email_charset
 from email.generator import BytesGenerator
@@ -18,22 +16,19 @@ from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import Compat32
-from email.utils import format_datetime, make_msgid
-from functools import cache
-from importlib.resources import files
-from pathlib import Path
+from email.utils import format_datetime
 from typing import Any
 
-import jinja2
+from delist_bot.compose.ids import MailIds, fresh_ids
+from delist_bot.compose.templates import (
+    render_text,
+    template_language,
+    template_name,
+)
+from delist_bot.core.addresses import header_form
+from delist_bot.core.models import OutgoingMail, Thread
+from delist_bot.core.settings import Sender
 
-from delist_bot.compose.wrap import wrap
-from delist_bot.core.addresses import AddressError, header_form, wire
-from delist_bot.core.models import OutgoingMail
-
-# The built-in templates, inside the installed package (a link to the top-level templates/ in
-# a checkout); an operator's folder ([templates] path) comes first.
-TEMPLATES = files("delist_bot") / "templates"
-LANGUAGES = ("en", "it", "de", "fr", "es", "pt")  # built in; an operator's folder may add more
 LOOP_HEADER = "X-Delist-Bot-Loop"
 ADDRESS_HEADERS = ("From", "To")
 _UTF8 = email_charset.Charset("utf-8")
@@ -73,86 +68,6 @@ _SAFE_ID = re.compile(r"<[!-;=?-~]{1,250}>")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|r|aw|sv|antw)\s*:\s*", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Sender:
-    """Who the bot is: its address, its Message-ID domain and its loop marker."""
-
-    address: str
-    domain: str
-
-    @classmethod
-    def from_address(cls, address: str) -> Sender:
-        """The domain as SMTP carries it (A-labels): it goes into Message-IDs and headers."""
-        try:
-            domain = wire(address).domain
-        except AddressError:
-            domain = address.rpartition("@")[2]
-        return cls(address, domain if domain.isascii() and domain else "delist-bot.invalid")
-
-
-@dataclass(frozen=True)
-class Thread:
-    """What a reply answers: the request's subject, ids and requester."""
-
-    to: str
-    subject: str
-    message_id: str | None
-    references: tuple[str, ...] = ()
-
-
-_override: Path | None = None
-
-
-def use_templates(folder: Path | None) -> None:
-    """Templates in FOLDER take the place of the built-in ones of the same name (for this
-    process: the configuration is read once at start)."""
-    global _override
-    _override = folder
-    environment.cache_clear()
-
-
-@cache
-def environment() -> jinja2.Environment:
-    built_in = jinja2.PackageLoader("delist_bot", "templates")
-    loaders = [jinja2.FileSystemLoader(_override), built_in] if _override else [built_in]
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(["html"]),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-    )
-
-
-@cache
-def _template_names(_environment: jinja2.Environment) -> frozenset[str]:
-    return frozenset(_environment.list_templates())
-
-
-def template_name(kind: str, language: str | None) -> str:
-    """The reply template for a kind in the sender's language, falling back to English."""
-    name = f"replies/{kind}.{language}.txt"
-    return name if name in _template_names(environment()) else f"replies/{kind}.en.txt"
-
-
-def template_language(name: str) -> str:
-    """The language a reply template is written in: the xx of replies/<kind>.<xx>.txt."""
-    return name.rsplit(".", 2)[-2]
-
-
-def render(name: str, context: dict[str, Any]) -> str:
-    return environment().get_template(name).render(**context, when=when)
-
-
-def render_text(name: str, context: dict[str, Any]) -> str:
-    """A mail body: the rendered template, each line wrapped for mail (see wrap.py)."""
-    return wrap(render(name, context))
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def clean_header(value: str, limit: int = 200) -> str:
     """One line, no control characters: untrusted text can never start a new header."""
     return " ".join(_CONTROL.sub(" ", value).split())[:limit]
@@ -168,11 +83,6 @@ def _text(body: str, subtype: str = "plain") -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype)
     part.set_payload(body, charset=_UTF8)
     return part
-
-
-def _boundary() -> str:
-    """Random, so no content can hold it (the generator's own check costs a regex per mail)."""
-    return f"=_delist_{uuid.uuid4().hex}"
 
 
 def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
@@ -238,13 +148,15 @@ def build_internal(
     message_id: str | None = None,
     references: tuple[str, ...] = (),
     attachment: bytes | None = None,
+    ids: MailIds | None = None,
 ) -> OutgoingMail:
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
+    ids = ids or fresh_ids(f"{kind}.{case_id}", sender.domain)
     body: Message = _text(render_text(f"internal/{kind}.en.txt", context))
     if attachment is not None:
         parts = [body, request_part(attachment, case_id)]
-        body = MIMEMultipart("mixed", boundary=_boundary(), _subparts=parts)
-    message_id = message_id or make_msgid(idstring=f"{kind}.{case_id}", domain=sender.domain)
+        body = MIMEMultipart("mixed", boundary=ids.boundary, _subparts=parts)
+    message_id = message_id or ids.message_id
     raw = _compose(
         [
             *_team_envelope(sender, recipients, subject, now, message_id),
@@ -256,7 +168,7 @@ def build_internal(
         body,
     )
     return OutgoingMail(
-        uuid.uuid4().hex,
+        ids.mail_id,
         kind,
         ", ".join(recipients),
         raw,
@@ -268,12 +180,19 @@ def build_internal(
 
 
 def build_digest(
-    recipients: list[str], subject: str, text: str, html: str, sender: Sender, now: datetime
+    recipients: list[str],
+    subject: str,
+    text: str,
+    html: str,
+    sender: Sender,
+    now: datetime,
+    ids: MailIds | None = None,
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
-    message_id = make_msgid(idstring="digest", domain=sender.domain)
+    ids = ids or fresh_ids("digest", sender.domain)
+    message_id = ids.message_id
     parts = [_text(text), _text(html, "html")]
-    body = MIMEMultipart("alternative", boundary=_boundary(), _subparts=parts)
+    body = MIMEMultipart("alternative", boundary=ids.boundary, _subparts=parts)
     raw = _compose(
         [
             *_team_envelope(sender, recipients, subject, now, message_id),
@@ -282,7 +201,7 @@ def build_digest(
         body,
     )
     return OutgoingMail(
-        uuid.uuid4().hex,
+        ids.mail_id,
         "digest",
         ", ".join(recipients),
         raw,
@@ -316,11 +235,13 @@ def build_reply(
     sender: Sender,
     now: datetime,
     case_id: str | None = None,
+    ids: MailIds | None = None,
 ) -> OutgoingMail:
     """A threaded, automatic-marked reply rendered from the kind's template."""
+    ids = ids or fresh_ids(case_id or "reply", sender.domain)
     name = template_name(kind, language)
     body = render_text(name, {**context, "case_id": case_id})
-    message_id = make_msgid(idstring=case_id or "reply", domain=sender.domain)
+    message_id = ids.message_id
     answered = thread.message_id if _SAFE_ID.fullmatch(thread.message_id or "") else None
     earlier = [m for m in thread.references if _SAFE_ID.fullmatch(m)]
     references = [*earlier[-10:], answered] if answered else []
@@ -340,6 +261,4 @@ def build_reply(
         ],
         _text(body),
     )
-    return OutgoingMail(
-        uuid.uuid4().hex, kind, clean_header(thread.to), raw, message_id, now, case_id
-    )
+    return OutgoingMail(ids.mail_id, kind, clean_header(thread.to), raw, message_id, now, case_id)

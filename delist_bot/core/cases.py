@@ -14,7 +14,14 @@ from typing import Any
 
 from delist_bot.core import sla
 from delist_bot.core.budget import same_mailbox
-from delist_bot.core.models import OPEN_STATUSES, Case, CaseStatus, Event, Extraction
+from delist_bot.core.models import (
+    OPEN_STATUSES,
+    Audience,
+    Case,
+    CaseStatus,
+    Event,
+    Extraction,
+)
 from delist_bot.core.review import Command
 
 CASE_PREFIX = "DL-"
@@ -34,7 +41,7 @@ class Notice:
     """A mail a transition causes: a template kind, who gets it, and free text for it."""
 
     kind: str
-    audience: str  # sender, reviewers, reviewer, operators
+    audience: Audience
     text: str = ""
 
 
@@ -163,7 +170,9 @@ def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
         updated = _status(updated, CaseStatus.OPEN, now, BOT, "the sender answered")
     if not relayed:
         return Decision(updated, applied=False)
-    return Decision(updated, (Notice("reviewer_followup", "reviewers", extraction.own_words),))
+    return Decision(
+        updated, (Notice("reviewer_followup", Audience.REVIEWERS, extraction.own_words),)
+    )
 
 
 def record_reply(
@@ -192,28 +201,28 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
         late = f"{late}; only note works now"
         return Decision(
             _with(case, Event(now, reviewer, "ignored_command", f"{word}: {late}"), None),
-            (Notice("reviewer_help", "reviewer", late),),
+            (Notice("reviewer_help", Audience.REVIEWER, late),),
             applied=False,
         )
     if word == "approve":
         decided = _decide(_with(case, note, None), CaseStatus.DELISTED, now)
-        return Decision(decided, (Notice("delisted", "sender", text),), delist=True)
+        return Decision(decided, (Notice("delisted", Audience.REQUESTER, text),), delist=True)
     if word == "deny":
         return Decision(
             _decide(_with(case, note, None), CaseStatus.DENIED, now),
-            (Notice("denied", "sender", text),),
+            (Notice("denied", Audience.REQUESTER, text),),
         )
     if word == "info":
         waiting = _contacted(
             _status(_with(case, note, None), CaseStatus.WAITING, now, reviewer), now
         )
-        return Decision(waiting, (Notice("info_request", "sender", text),))
+        return Decision(waiting, (Notice("info_request", Audience.REQUESTER, text),))
     if word == "close":
         return Decision(_decide(_with(case, note, None), CaseStatus.CLOSED, now, contact=False))
     unknown = f"unknown command {word!r}" if word else "the first line holds no command"
     return Decision(
         _with(case, Event(now, reviewer, "ignored_command", unknown), None),
-        (Notice("reviewer_help", "reviewer", unknown),),
+        (Notice("reviewer_help", Audience.REVIEWER, unknown),),
         applied=False,
     )
 
@@ -229,7 +238,7 @@ def approve_by_policy(case: Case, rule: str, now: datetime) -> Decision:
     decided = dataclasses.replace(
         _decide(noted, CaseStatus.DELISTED, now), decided_by="policy", policy_rule=rule
     )
-    return Decision(decided, (Notice("delisted", "sender"),), delist=True)
+    return Decision(decided, (Notice("delisted", Audience.REQUESTER),), delist=True)
 
 
 def overturnable(case: Case) -> bool:
@@ -241,7 +250,7 @@ def _overturn(case: Case, note: Event, now: datetime) -> Decision:
     overturned = _status(_with(case, note, None), CaseStatus.DENIED, now, BOT, "overturned")
     decided = dataclasses.replace(overturned, decided_at=now, decided_by=None)
     relist = any(e.kind == "blocklist" and e.text.startswith("removed") for e in case.events)
-    return Decision(decided, (Notice("denied", "sender", note.text),), relist=relist)
+    return Decision(decided, (Notice("denied", Audience.REQUESTER, note.text),), relist=relist)
 
 
 def add_event(case: Case, actor: str, kind: str, text: str, now: datetime) -> Case:
@@ -256,13 +265,11 @@ def reject_command(case: Case, reason: str, actor: str, now: datetime) -> Case:
     return _with(case, Event(now, actor or "unknown", "rejected_command", reason), None)
 
 
-def mark(case: Case, kind: str, now: datetime) -> Case:
+def mark(case: Case, step: sla.Step, now: datetime) -> Case:
     """Note a reminder, escalation or holding reply as sent (so it is never sent twice)."""
-    field = {"reminder": "reminded_at", "escalation": "escalated_at", "holding": "holding_sent_at"}[
-        kind
-    ]
-    updated = dataclasses.replace(_with(case, Event(now, BOT, kind), None), **{field: now})
-    if kind == "holding":
+    field = sla.STEP_RULES[step].marked
+    updated = dataclasses.replace(_with(case, Event(now, BOT, step.value), None), **{field: now})
+    if step is sla.Step.HOLDING:
         updated = _contacted(updated, now)
         if now > case.due_at and case.breached_at is None:  # once: read late is the cause
             late = Event(

@@ -34,6 +34,33 @@ class Source(StrEnum):
     TNEF = "tnef"
 
 
+class Outcome(StrEnum):
+    """What became of one message (the `outcome` of its record: stored and reported)."""
+
+    REPLIED = "replied"  # a new request answered
+    NOT_LISTED = "not_listed"  # a 5.7.511 request for an IP the block list does not hold
+    DELISTED_BY_POLICY = "delisted_by_policy"  # a policy rule approved the new case
+    RATE_LIMITED = "rate_limited"  # recorded only: the sender's budget was spent
+    IGNORED = "ignored"  # automatic mail, or a command naming no case
+    QUARANTINED = "quarantined"  # unreadable or over budget: kept apart with the reason
+    DUPLICATE_DELIVERY = "duplicate_delivery"  # this Message-ID was handled before
+    ADDED_TO_CASE = "added_to_case"  # the requester's follow-up
+    NOT_RELAYED = "not_relayed"  # a follow-up past the case's limit
+    REOPENED = "reopened"  # the requester's reply to a closed case
+    REJECTED = "rejected"  # a command that failed its checks
+    APPLIED = "applied"  # a reviewer's command
+    NOT_APPLIED = "not_applied"  # an unknown command, or one that came too late
+
+
+class Audience(StrEnum):
+    """Who a Notice's mail goes to."""
+
+    REQUESTER = "requester"  # the case's requester, in their language
+    REVIEWERS = "reviewers"
+    REVIEWER = "reviewer"  # the one reviewer whose command it answers
+    OPERATORS = "operators"
+
+
 @dataclass(frozen=True)
 class Statement:
     """One reading of an NDR diagnostic: a code, maybe an IP, and the text it came from."""
@@ -80,6 +107,16 @@ class Extraction:
     error: str | None = None  # set when the message was over budget or unreadable
     source: Source | None = None  # where the winning statement was read
     notes: tuple[str, ...] = ()  # one line each: an image not read, an OCR reading in doubt
+
+
+@dataclass(frozen=True)
+class Thread:
+    """What a reply answers: the request's subject, ids and requester."""
+
+    to: str
+    subject: str
+    message_id: str | None
+    references: tuple[str, ...] = ()
 
 
 class CaseStatus(StrEnum):

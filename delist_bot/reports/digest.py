@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from delist_bot.compose.notice_mail import Settings
 from delist_bot.compose.replies import build_digest
 from delist_bot.core.models import OutgoingMail
+from delist_bot.core.settings import Settings
 from delist_bot.reports import views
 from delist_bot.reports.figures import QueueData, build_report, first_contact_points
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from delist_bot.core.blocklist import neighbourhood
-from delist_bot.core.models import OPEN_STATUSES, Case, CaseStatus
-from delist_bot.core.sla import PROMISE
+from delist_bot.core.models import OPEN_STATUSES, Action, Case, CaseStatus, Outcome
+from delist_bot.core.sla import PROMISE, is_overdue
 
 AGE_BUCKETS = (
     ("0-12h", 0, 12),
@@ -22,8 +22,8 @@ AGE_BUCKETS = (
     ("40-48h", 40, 48),
     ("over-48h", 48, None),
 )
-ACTIONS = ("review", "portal", "consumer", "other", "need_info", "ignore")
-DECISIONS = ("delisted", "denied", "closed")
+ACTIONS = tuple(a.value for a in Action)  # the `action` of a request record
+DECISIONS = tuple(s.value for s in (CaseStatus.DELISTED, CaseStatus.DENIED, CaseStatus.CLOSED))
 CLOSEST = 10
 
 
@@ -107,18 +107,12 @@ def breached(case: Case, now: datetime) -> bool:
     if case.breached_at is not None:
         return True
     first = case.first_contact_at
-    return (first is not None and first > case.due_at) or (
-        first is None and now > case.due_at and case.status in OPEN_STATUSES
-    )
+    return (first is not None and first > case.due_at) or is_overdue(case, now)
 
 
 def _breaches(cases: list[Case], now: datetime, since: datetime) -> dict[str, Any]:
     found = sorted(c.id for c in cases if c.received_at >= since - PROMISE and breached(c, now))
-    overdue = sorted(
-        c.id
-        for c in cases
-        if c.status in OPEN_STATUSES and not c.first_contact_at and now > c.due_at
-    )
+    overdue = sorted(c.id for c in cases if is_overdue(c, now))
     return {"count": len(found), "cases": found, "overdue_now": overdue}
 
 
@@ -127,7 +121,7 @@ def _requests(requests: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "total": len(requests),
         # recorded, and nothing more: the sender's (or its domain's) outgoing budget was spent
-        "rate_limited": sum(1 for m in requests if m.get("outcome") == "rate_limited"),
+        "rate_limited": sum(1 for m in requests if m.get("outcome") == Outcome.RATE_LIMITED),
         "by_action": {
             a: actions.get(a, 0) for a in (*ACTIONS, "follow_up", "command", "unreadable")
         },

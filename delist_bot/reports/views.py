@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from delist_bot.compose.replies import render
+from delist_bot.compose.templates import render
 from delist_bot.reports.charts import Line, Series, bar_chart
 
 

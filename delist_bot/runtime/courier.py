@@ -17,7 +17,7 @@ from typing import Any
 from delist_bot.compose.oversize import cut_notification
 from delist_bot.config import Config
 from delist_bot.runtime.journal import Journal
-from delist_bot.smtp.transport import Delivery, Outcome, Transport
+from delist_bot.smtp.transport import Delivery, DeliveryOutcome, Transport
 
 Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
@@ -36,11 +36,11 @@ class Attempt:
 
 
 def after_attempt(
-    mail: dict[str, Any], outcome: Outcome, detail: str, now: datetime
+    mail: dict[str, Any], outcome: DeliveryOutcome, detail: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox record's new fields after one attempt: sent, retry later, or given up."""
     attempts = int(mail.get("attempts") or 0) + 1
-    if outcome is Outcome.SENT:
+    if outcome is DeliveryOutcome.SENT:
         return {
             "status": "sent",
             "attempts": attempts,
@@ -49,7 +49,7 @@ def after_attempt(
         }
     # A mail queued again by `outbox retry` gets its three days from then.
     created = _moment(mail.get("retried_at") or mail.get("created_at"), now)
-    if outcome is Outcome.FAILED or now - created > GIVE_UP_AFTER:
+    if outcome is DeliveryOutcome.FAILED or now - created > GIVE_UP_AFTER:
         return {
             "status": "failed",
             "attempts": attempts,
@@ -135,12 +135,14 @@ class Courier:
         for mail, raw in mails:
             if unreachable is None:
                 delivery = attempt(transport, self.sender, mail, raw)
-                if delivery.outcome is Outcome.RETRY and not transport.connected:
+                if delivery.outcome is DeliveryOutcome.RETRY and not transport.connected:
                     # A server that times out would cost the timeout once per mail: the rest of
                     # this batch waits for its next attempt instead.
                     unreachable = delivery.detail
             else:
-                delivery = Delivery(Outcome.RETRY, f"not tried, the server failed: {unreachable}")
+                delivery = Delivery(
+                    DeliveryOutcome.RETRY, f"not tried, the server failed: {unreachable}"
+                )
             changes = after_attempt(mail, delivery.outcome, delivery.detail, self.now)
             self.journal.record(mail["id"], changes)
             with self._done_lock:
@@ -160,7 +162,7 @@ def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes)
         delivery = transport.send(sender, mail["to"], raw, mail["id"], fit)
     except Exception as exc:  # logged once with the other failures, as one line
         transport.close()  # the conversation is in an unknown state
-        delivery = Delivery(Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        delivery = Delivery(DeliveryOutcome.FAILED, f"{type(exc).__name__}: {exc}")
     # The detail goes to the journal, the store and the archive: valid Unicode on one line.
     detail = " ".join(delivery.detail.split()).encode("utf-8", "backslashreplace").decode()
     return Delivery(delivery.outcome, detail)

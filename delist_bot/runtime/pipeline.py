@@ -1,55 +1,76 @@
-"""One message through parse -> rules -> cases -> store, in one transaction.
+"""One message through route -> handler -> store, in one transaction.
 
-`plan` is pure (facts in, decisions out); the handlers read facts from the store and write back.
+The rules decide (core.rules.route, core.plan.plan, core.cases); the handlers here read the
+store, render the mail and write back. ROUTES names each route's handler, in one place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from delist_bot import failpoints
 from delist_bot.compose import notice_mail
-from delist_bot.compose.notice_mail import Settings
-from delist_bot.compose.replies import Thread, build_reply, when
-from delist_bot.core import authentication, budget, cases, policy, review, sla
+from delist_bot.compose.context import reply_context
+from delist_bot.compose.replies import build_reply
+from delist_bot.core import budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
-from delist_bot.core.ip import is_public
-from delist_bot.core.models import Action, Case, CaseStatus, Extraction, OutgoingMail, Source
-from delist_bot.core.rules import Route, automatic_reason, request_action, route, speaks_for
-from delist_bot.ndr import codes, extract
+from delist_bot.core.models import (
+    Action,
+    Audience,
+    Case,
+    CaseStatus,
+    Extraction,
+    Outcome,
+    OutgoingMail,
+)
+from delist_bot.core.plan import Plan, RequestFacts, plan
+from delist_bot.core.rules import Route, automatic_reason, route, speaks_for
+from delist_bot.core.settings import Settings, budget_limits
+from delist_bot.ndr import extract
 from delist_bot.store import Transaction
 
-__all__ = ["Facts", "Plan", "Processed", "Settings", "apply_decision", "plan", "process"]
+__all__ = [
+    "ROUTES",
+    "Processed",
+    "Settings",
+    "answer",
+    "apply_decision",
+    "deadline_pass",
+    "process",
+]
 SENDER_DECISIONS = ("delisted", "denied", "info_request")
 MAX_HISTORY = 1000  # cases of a network the policy reads (the newest)
 TEAM_KINDS = ("reviewer_", "operator_", "digest")  # mail to our own people: off the budget
 
 
 @dataclass(frozen=True)
-class Facts:
-    """What the store knows that a new request's decision needs."""
+class Incoming:
+    """One message on its way to its handler, with everything the handler needs but the store."""
 
-    open_case: Case | None
-    next_case_number: int
-    sent: budget.Counts = field(default_factory=budget.Counts)  # to the sender, its domain
-    listed: bool | None = None  # None: no block list kept
-    history: policy.History = field(default_factory=policy.History)  # for the policy's rules
+    extraction: Extraction
+    raw: bytes
+    named: Case | None  # the case its subject tag or threading headers name
+    now: datetime
+    settings: Settings
+    received: datetime  # when the server took it (never after now): a new case's clock starts
+    evidence: Evidence | None = None  # the lookups about its IP, for a new case
 
 
 @dataclass(frozen=True)
-class Plan:
-    action: Action | None
-    outcome: str  # replied, rate_limited, ignored, quarantined, not_listed
+class Handled:
+    """What a handler did with a message: the fields of the message's record."""
+
+    action: str | None
+    outcome: Outcome
     reason: str = ""
-    case: Case | None = None
-    case_is_new: bool = False
-    mails: tuple[OutgoingMail, ...] = ()
-    delist: bool = False  # a policy rule approved the new case: its IP leaves the block list
+    case_id: str | None = None
+    replies: tuple[str, ...] = ()  # the kinds of mail queued
+    reply_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,7 @@ class Processed:
     key: str
     sender: str | None
     action: str | None
-    outcome: str
+    outcome: Outcome
     reason: str = ""
     case_id: str | None = None
     replies: tuple[str, ...] = field(default_factory=tuple)  # the kinds of mail queued
@@ -68,129 +89,21 @@ class Processed:
     folder: str = ""
 
 
+Handler = Callable[[Transaction, Incoming], Handled]
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """A route's handler and what it does, in one line (like a Mailman chain's description)."""
+
+    handler: Handler
+    description: str
+
+
 def message_key(extraction: Extraction, raw: bytes) -> str:
     if extraction.message_id:
         return "mid:" + extraction.message_id
     return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-def budget_limits(settings: Settings) -> budget.Limits:
-    return budget.Limits(
-        per_recipient=settings.replies_per_sender,
-        window=timedelta(hours=settings.reply_window_hours),
-        per_domain=settings.replies_per_domain,
-    )
-
-
-def plan(
-    extraction: Extraction,
-    facts: Facts,
-    now: datetime,
-    settings: Settings,
-    received_at: datetime | None = None,
-    evidence: Evidence | None = None,
-) -> Plan:
-    """Decide what one new request gets. Pure. A request whose sender's budget is spent is
-    only recorded: no case, no join, no reviewer, no reply, so no holding reply later. A new
-    case carries its EVIDENCE and the policy's suggestion; in auto mode an approval is final."""
-    if extraction.error:
-        return Plan(None, "quarantined", extraction.error)
-    action = request_action(extraction, settings.own_addresses)
-    if action is Action.IGNORE:
-        return Plan(action, "ignored", automatic_reason(extraction, settings.own_addresses) or "")
-    if not extraction.sender:
-        return Plan(action, "quarantined", "no sender address to reply to")
-    assert action is not None
-    limits = budget_limits(settings)
-    spent = budget.check(facts.sent, limits)
-    if spent is not budget.Verdict.SEND:
-        recipient = budget.Recipient.of(extraction.sender)
-        return Plan(action, "rate_limited", budget.reason(spent, facts.sent, limits, recipient))
-    case, is_new, kind = None, False, action.value
-    if action is Action.REVIEW and facts.listed is False:
-        kind = "not_listed"
-    elif action is Action.REVIEW:
-        if facts.open_case is not None:
-            case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
-        else:
-            number = facts.next_case_number
-            case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
-            case, kind = _judge(case, extraction, evidence, facts.history, now, settings)
-    # A reply to someone the message's author named (Reply-To, Resent-From) threads on that one
-    # message only: the author's References are up to 20 Message-IDs of text of their choosing.
-    own = budget.same_mailbox(extraction.sender, extraction.from_address)
-    thread = Thread(
-        extraction.sender,
-        cases.without_case_tags(extraction.subject or ""),
-        extraction.message_id,
-        tuple(filter(cases.names_no_case, extraction.references)) if own else (),
-    )
-    mail = build_reply(
-        kind,
-        extraction.language,
-        reply_context(extraction, case),
-        thread,
-        settings.sender,
-        now,
-        case.id if case else None,
-    )
-    if case is not None:
-        case = cases.record_reply(case, mail.message_id, kind, now, extraction.sender)
-    outcome = {"not_listed": "not_listed", "delisted": "delisted_by_policy"}.get(kind, "replied")
-    return Plan(action, outcome, "", case, is_new, (mail,), delist=kind == "delisted")
-
-
-def _judge(
-    case: Case,
-    extraction: Extraction,
-    evidence: Evidence | None,
-    history: policy.History,
-    now: datetime,
-    settings: Settings,
-) -> tuple[Case, str]:
-    """The new case with its evidence and suggestion, and the reply its requester gets."""
-    if evidence is None or settings.policy_mode == policy.Mode.OFF:
-        return case, Action.REVIEW.value
-    read_by_ocr = extraction.source is Source.OCR
-    vouched = bool(settings.authserv_id) and authentication.vouches(
-        extraction.auth_results, settings.authserv_id, extraction.sender or ""
-    )
-    suggestion = policy.suggest(evidence, history, now, read_by_ocr, vouched)
-    case = cases.with_evidence(case, evidence.to_doc(), suggestion.to_doc())
-    if settings.policy_mode == policy.Mode.AUTO and suggestion.action is policy.Suggested.APPROVE:
-        assert suggestion.rule is not None
-        return cases.approve_by_policy(case, suggestion.rule, now).case, "delisted"
-    return case, Action.REVIEW.value
-
-
-def reply_context(extraction: Extraction, case: Case | None) -> dict[str, Any]:
-    """The template variables: all of them plain data, none of them template source."""
-    info = codes.lookup(extraction.ndr_code)
-    context: dict[str, Any] = {
-        "ip": extraction.ip,
-        "ndr_code": extraction.ndr_code or "",
-        "provider_code": extraction.provider_code,
-        "hours": int(sla.PROMISE.total_seconds() // 3600),
-        "portal_url": codes.PORTAL_URL,
-        "consumer_url": codes.CONSUMER_FORM_URL,
-        "code_meaning": info.meaning if info else "",
-        "code_advice": info.advice if info else "",
-        "problem": need_info_problem(extraction),
-        "text": "",
-    }
-    if case is not None:
-        context.update(due_at=when(case.due_at), opened_at=when(case.received_at))
-    return context
-
-
-def need_info_problem(extraction: Extraction) -> str:
-    if not extraction.ndr_code:
-        return "no_code"
-    if extraction.ip_placeholder:
-        return "placeholder"
-    if extraction.ip and not is_public(extraction.ip):
-        return "not_public"
-    return "no_ip"
 
 
 def process(
@@ -212,24 +125,23 @@ def process(
     received = min(arrived_at or now, now)
     key = message_key(extraction, raw)
     if tx.seen(key):
-        return Processed(
-            uid,
-            key,
-            extraction.sender,
-            None,
-            "duplicate_delivery",
-            "this Message-ID was handled before",
-        )
-    known = _case_named_by(tx, extraction)
-    handler = {
-        Route.COMMAND: _command,
-        Route.FOLLOW_UP: _follow_up,
-    }.get(route(extraction, known, settings.own_addresses, settings.reviewers), _request)
-    if handler is _request:
-        result = _request(tx, extraction, raw, known, now, settings, received, evidence)
-    else:
-        result = handler(tx, extraction, raw, known, now, settings, received)
-    result = Processed(uid, key, *result)
+        why = "this Message-ID was handled before"
+        return Processed(uid, key, extraction.sender, None, Outcome.DUPLICATE_DELIVERY, why)
+    named = _case_named_by(tx, extraction)
+    incoming = Incoming(extraction, raw, named, now, settings, received, evidence)
+    chosen = route(extraction, named, settings.own_addresses, settings.reviewers)
+    done = ROUTES[chosen].handler(tx, incoming)
+    result = Processed(
+        uid,
+        key,
+        extraction.sender,
+        done.action,
+        done.outcome,
+        done.reason,
+        done.case_id,
+        done.replies,
+        done.reply_ids,
+    )
     tx.record_message(
         {
             "key": key,
@@ -239,7 +151,7 @@ def process(
             "subject": extraction.subject,
             "received_at": received.isoformat(),
             "action": result.action,
-            "outcome": result.outcome,
+            "outcome": result.outcome.value,
             "reason": result.reason,
             "case_id": result.case_id,
             "ndr_code": extraction.ndr_code,
@@ -250,19 +162,14 @@ def process(
     return result
 
 
-Outcome = tuple[str | None, str | None, str, str, str | None, tuple[str, ...], tuple[str, ...]]
-
-
-def _outcome(
-    extraction: Extraction,
+def _handled(
     action: str | None,
-    outcome: str,
+    outcome: Outcome,
     reason: str,
     case: Case | None,
-    mails: tuple[OutgoingMail, ...],
-) -> Outcome:
-    return (
-        extraction.sender,
+    mails: tuple[OutgoingMail, ...] = (),
+) -> Handled:
+    return Handled(
         action,
         outcome,
         reason,
@@ -270,6 +177,11 @@ def _outcome(
         tuple(m.kind for m in mails),
         tuple(m.id for m in mails),
     )
+
+
+def _noted(reason: str, extraction: Extraction) -> str:
+    """REASON with the extractor's notes (an image not read, and why)."""
+    return "; ".join(filter(None, (reason, *extraction.notes)))
 
 
 def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
@@ -284,46 +196,66 @@ def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
     return next((c for c in found if speaks_for(extraction, c)), found[0] if found else None)
 
 
-def _request(
-    tx: Transaction,
-    extraction: Extraction,
-    raw: bytes,
-    named: Case | None,
-    now: datetime,
-    settings: Settings,
-    received: datetime,
-    evidence: Evidence | None = None,
-) -> Outcome:
+def _quarantine(_tx: Transaction, m: Incoming) -> Handled:
+    return _handled(None, Outcome.QUARANTINED, _noted(m.extraction.error or "", m.extraction), None)
+
+
+def _ignore(_tx: Transaction, m: Incoming) -> Handled:
+    reason = automatic_reason(m.extraction, m.settings.own_addresses) or ""
+    return _handled(Action.IGNORE.value, Outcome.IGNORED, _noted(reason, m.extraction), None)
+
+
+def _request(tx: Transaction, m: Incoming) -> Handled:
     """A new request; also a message naming a case whose requester is someone else: it is
     answered as its own sender's request, on its own budget, and told nothing of that case."""
-    listed = None
-    if settings.require_listed and extraction.ip and tx.listings():
-        listed = tx.listing_for(extraction.ip) is not None
-    open_case = tx.open_case_for_ip(extraction.ip) if extraction.ip else None
-    facts = Facts(
-        open_case=open_case,
-        next_case_number=int(tx.get_state("case_counter", 0)) + 1,
-        sent=_sent(tx, extraction.sender, now, settings),
-        listed=listed,
-        history=_history(tx, extraction.ip) if evidence and extraction.ip else policy.History(),
-    )
-    decided = plan(extraction, facts, now, settings, received, evidence)
-    mails = decided.mails
-    case = decided.case
+    extraction, now, settings = m.extraction, m.now, m.settings
+    decided = plan(extraction, _request_facts(tx, m), now, settings, m.received, m.evidence)
+    case, mails = answer(extraction, decided, settings, now)
     if decided.delist and case is not None:
         network = tx.record_delisting(case.ip, now, case.id)
         text = f"removed {network}" if network else "the IP was not listed"
         case = cases.add_event(case, cases.POLICY_ACTOR, "blocklist", text, now)
     if decided.case_is_new:
         tx.next_case_number()
-        mails += _notify_reviewers(tx, case, extraction.own_words, raw, now, settings)
+        mails += _notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings)
     if case is not None:
         tx.save_case(case)
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
-    reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
-    reason = "; ".join(filter(None, (reason, *extraction.notes)))  # an image not read, and why
-    return _outcome(extraction, action, decided.outcome, reason, case, mails)
+    reason = decided.reason or (f"names {m.named.id}, not its requester" if m.named else "")
+    return _handled(action, decided.outcome, _noted(reason, extraction), case, mails)
+
+
+def _request_facts(tx: Transaction, m: Incoming) -> RequestFacts:
+    """What the store knows that the request's plan needs."""
+    extraction, settings = m.extraction, m.settings
+    listed = None
+    if settings.require_listed and extraction.ip and tx.listings():
+        listed = tx.listing_for(extraction.ip) is not None
+    return RequestFacts(
+        open_case=tx.open_case_for_ip(extraction.ip) if extraction.ip else None,
+        next_case_number=int(tx.get_state("case_counter", 0)) + 1,
+        sent=_sent(tx, extraction.sender, m.now, settings),
+        listed=listed,
+        history=_history(tx, extraction.ip) if m.evidence and extraction.ip else policy.History(),
+    )
+
+
+def answer(
+    extraction: Extraction, decided: Plan, settings: Settings, now: datetime
+) -> tuple[Case | None, tuple[OutgoingMail, ...]]:
+    """The reply DECIDED calls for, rendered, and its case with the reply on its thread."""
+    reply, case = decided.reply, decided.case
+    if reply is None:
+        return case, ()
+    context = reply_context(extraction, case)
+    case_id = case.id if case else None
+    mail = build_reply(
+        reply.kind, reply.language, context, reply.thread, settings.sender, now, case_id
+    )
+    if case is not None:
+        case = cases.record_reply(case, mail.message_id, reply.kind, now, extraction.sender)
+    return case, (mail,)
 
 
 def _history(tx: Transaction, ip: str) -> policy.History:
@@ -353,19 +285,12 @@ def _notify_reviewers(
     return (mail,) if mail else ()
 
 
-def _follow_up(
-    tx: Transaction,
-    extraction: Extraction,
-    raw: bytes,
-    case: Case | None,
-    now: datetime,
-    settings: Settings,
-    received: datetime,
-) -> Outcome:
+def _follow_up(tx: Transaction, m: Incoming) -> Handled:
+    case, now, settings = m.named, m.now, m.settings
     assert case is not None
     if case.status is CaseStatus.CLOSED:
-        return _reopen(tx, extraction, raw, case, now, settings, received)
-    decision = cases.follow_up(case, extraction, now)
+        return _reopen(tx, m, case)
+    decision = cases.follow_up(case, m.extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
     if decision.case is not case:
         tx.save_case(decision.case)
@@ -373,54 +298,38 @@ def _follow_up(
     if not decision.applied:
         relayed = cases.MAX_FOLLOW_UPS_RELAYED
         reason = f"{case.id} has passed on {relayed} follow-ups already; this one is not"
-        return _outcome(extraction, "follow_up", "not_relayed", reason, decision.case, mails)
-    return _outcome(extraction, "follow_up", "added_to_case", "", decision.case, mails)
+        return _handled("follow_up", Outcome.NOT_RELAYED, reason, decision.case, mails)
+    return _handled("follow_up", Outcome.ADDED_TO_CASE, "", decision.case, mails)
 
 
-def _reopen(
-    tx: Transaction,
-    extraction: Extraction,
-    raw: bytes,
-    closed: Case,
-    now: datetime,
-    settings: Settings,
-    received: datetime,
-) -> Outcome:
+def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
     """The requester's reply to a closed case: a new case for the same IP that links to the
     old one, on the requester's budget like any request."""
+    extraction, now, settings = m.extraction, m.now, m.settings
+    review_kind = Action.REVIEW.value
     spent = _spent(tx, extraction.sender or closed.requester, now, settings)
     if spent:
-        return _outcome(
-            extraction, "review", "rate_limited", f"reply to closed {closed.id}: {spent}", None, ()
-        )
-    case = cases.reopen(closed, tx.next_case_number(), extraction, now, received)
+        reason = f"reply to closed {closed.id}: {spent}"
+        return _handled(review_kind, Outcome.RATE_LIMITED, reason, None)
+    case = cases.reopen(closed, tx.next_case_number(), extraction, now, m.received)
     tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
-    ack = notice_mail.sender_mail(
-        "review", case, "", settings, now, {"hours": int(sla.PROMISE.total_seconds() // 3600)}
-    )
-    case = cases.record_reply(case, ack.message_id, "review", now)
-    mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, raw, now, settings))
+    context = {"hours": sla.PROMISE_HOURS}
+    ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context)
+    case = cases.record_reply(case, ack.message_id, review_kind, now)
+    mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings))
     tx.save_case(case)
     _enqueue(tx, mails, now, settings)
-    return _outcome(
-        extraction, "review", "reopened", f"follow-up on closed {closed.id}", case, mails
-    )
+    reason = f"follow-up on closed {closed.id}"
+    return _handled(review_kind, Outcome.REOPENED, reason, case, mails)
 
 
-def _command(
-    tx: Transaction,
-    extraction: Extraction,
-    raw: bytes,
-    known: Case | None,
-    now: datetime,
-    settings: Settings,
-    _received: datetime,
-) -> Outcome:
+def _command(tx: Transaction, m: Incoming) -> Handled:
+    extraction, now, settings = m.extraction, m.now, m.settings
     # A reviewer's reply without the token names the case only: refused for want of it.
-    reference = review.token_reference(extraction) or (known.id if known else "", "")
+    reference = review.token_reference(extraction) or (m.named.id if m.named else "", "")
     case = tx.case(reference[0])
     if case is None:
-        return _outcome(extraction, "command", "ignored", f"no case {reference[0]}", None, ())
+        return _handled("command", Outcome.IGNORED, f"no case {reference[0]}", None)
     reviewer = extraction.from_address or ""
     refused = review.rejection(
         extraction,
@@ -433,25 +342,24 @@ def _command(
     )
     if refused:
         tx.save_case(cases.reject_command(case, refused, reviewer, now))
-        return _outcome(extraction, "command", "rejected", refused, case, ())
+        return _handled("command", Outcome.REJECTED, refused, case)
     live = review.live_tokens(tx.cases(), settings.secret, now)
     team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
     command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
-    return _apply(tx, extraction, decision, reviewer, now, settings)
-
-
-def _apply(
-    tx: Transaction,
-    extraction: Extraction,
-    decision: cases.Decision,
-    reviewer: str,
-    now: datetime,
-    settings: Settings,
-) -> Outcome:
     case, mails = apply_decision(tx, decision, reviewer, now, settings)
-    outcome = "applied" if decision.applied else "not_applied"
-    return _outcome(extraction, "command", outcome, "", case, mails)
+    outcome = Outcome.APPLIED if decision.applied else Outcome.NOT_APPLIED
+    return _handled("command", outcome, "", case, mails)
+
+
+# Every route's handler, in the order rules.route tries them.
+ROUTES: dict[Route, RouteEntry] = {
+    Route.QUARANTINE: RouteEntry(_quarantine, "unreadable or over budget: kept apart, no reply"),
+    Route.IGNORE: RouteEntry(_ignore, "automatic, bulk, list or our own mail: recorded, no reply"),
+    Route.COMMAND: RouteEntry(_command, "a reviewer's reply: checked, then applied to its case"),
+    Route.FOLLOW_UP: RouteEntry(_follow_up, "the requester again: added to the case, or reopens"),
+    Route.REQUEST: RouteEntry(_request, "a new request: planned, answered, maybe a new case"),
+}
 
 
 def apply_decision(
@@ -523,26 +431,29 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
     """Reminders, escalations and holding replies that are due: sent once, never twice. A
     holding reply waits while its requester's budget is spent (the operators have had the
     escalation), and goes once the budget allows, with a breach if that is past the deadline."""
-    done = []
+    done: list[tuple[str, str]] = []
     for case in tx.open_cases():
-        steps = sla.due_steps(case, now, settings.ages)
         before = case
-        for step in steps:
-            if step == "holding" and (spent := _spent(tx, case.requester, now, settings)):
-                case = cases.withhold_holding(case, spent, now)
-                continue
-            notice = {
-                "reminder": Notice("reviewer_reminder", "reviewers"),
-                "escalation": Notice("operator_escalation", "operators"),
-                "holding": Notice("holding", "sender"),
-            }[step]
-            mail = notice_mail.render(notice, case, settings, now)
-            case = cases.mark(case, step, now)
-            if mail is not None:
-                if step == "holding":
-                    case = cases.record_reply(case, mail.message_id, "holding", now)
-                _enqueue(tx, (mail,), now, settings)
-            done.append((case.id, step))
+        for step in sla.due_steps(case, now, settings.ages):
+            case, taken = _take_step(tx, case, sla.STEP_RULES[step], now, settings)
+            if taken:
+                done.append((case.id, step))
         if case is not before:
             tx.save_case(case)
     return done
+
+
+def _take_step(
+    tx: Transaction, case: Case, rule: sla.StepRule, now: datetime, settings: Settings
+) -> tuple[Case, bool]:
+    """One due step: its mail queued and the case marked; (the case, whether it was taken)."""
+    to_requester = rule.audience is Audience.REQUESTER
+    if to_requester and (spent := _spent(tx, case.requester, now, settings)):
+        return cases.withhold_holding(case, spent, now), False
+    mail = notice_mail.render(Notice(rule.kind, rule.audience), case, settings, now)
+    case = cases.mark(case, rule.step, now)
+    if mail is not None:
+        if to_requester:
+            case = cases.record_reply(case, mail.message_id, rule.kind, now)
+        _enqueue(tx, (mail,), now, settings)
+    return case, True

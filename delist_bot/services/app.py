@@ -7,9 +7,9 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from delist_bot.compose.replies import Sender
 from delist_bot.config import Config, resolve
 from delist_bot.core import sla
+from delist_bot.core.settings import Sender
 from delist_bot.evidence.gather import Gatherer
 from delist_bot.evidence.gather import Settings as GatherSettings
 from delist_bot.runtime.journal import Journal

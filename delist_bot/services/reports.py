@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from delist_bot.config import Config
+from delist_bot.core import sla
 from delist_bot.core.models import OPEN_STATUSES
 from delist_bot.mailbox import MailboxError, open_mailbox
 from delist_bot.reports import views
@@ -111,6 +112,6 @@ def health_facts(config: Config, now: datetime) -> Facts:
         oldest_open_hours=max(
             ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
         ),
-        overdue=sum(1 for c in open_cases if not c.first_contact_at and now > c.due_at),
+        overdue=sum(1 for c in open_cases if sla.is_overdue(c, now)),
         internal_errors=unattended(store),
     )

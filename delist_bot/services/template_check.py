@@ -11,24 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jinja2
-
-from delist_bot.compose import notice_mail, replies
-from delist_bot.compose.replies import Thread, build_reply
+from delist_bot.compose import notice_mail, templates
+from delist_bot.compose.context import reply_context
+from delist_bot.compose.replies import build_reply
 from delist_bot.config import Config, ReviewConfig, SmtpConfig
 from delist_bot.core import cases
 from delist_bot.core.cases import Notice
-from delist_bot.core.models import Extraction
-from delist_bot.runtime.pipeline import Settings, reply_context
+from delist_bot.core.models import Audience, Extraction, Thread
+from delist_bot.core.settings import Settings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 FIRST_REPLIES = ("review", "duplicate", "not_listed", "portal", "consumer", "other", "need_info")
 DECISION_REPLIES = ("review", "delisted", "denied", "info_request", "holding")
 TEAM_MAIL = {
-    "reviewer_reminder": "reviewers",
-    "reviewer_followup": "reviewers",
-    "reviewer_help": "reviewer",
-    "operator_escalation": "operators",
+    "reviewer_reminder": Audience.REVIEWERS,
+    "reviewer_followup": Audience.REVIEWERS,
+    "reviewer_help": Audience.REVIEWER,
+    "operator_escalation": Audience.OPERATORS,
 }
 INTERNAL = ("reviewer_notification", *TEAM_MAIL)
 REQUEST = Extraction(
@@ -73,8 +72,8 @@ class Listed:
 
 def languages() -> list[str]:
     """The built-in languages and any an operator's folder adds (replies/<kind>.<xx>.txt)."""
-    found = set(replies.LANGUAGES)
-    for name in replies.environment().list_templates():
+    found = set(templates.LANGUAGES)
+    for name in templates.environment().list_templates():
         parts = name.split("/")[-1].split(".")
         if name.startswith("replies/") and len(parts) == 3:
             found.add(parts[1])
@@ -89,9 +88,9 @@ def known_names(langs: list[str]) -> set[str]:
 
 def listing(override: Path | None) -> list[Listed]:
     """Every template the worker can use, and where it comes from."""
-    built_in = Path(str(replies.TEMPLATES))
+    built_in = Path(str(templates.TEMPLATES))
     listed = []
-    for name in replies.environment().list_templates():
+    for name in templates.environment().list_templates():
         custom = override is not None and (override / name).is_file()
         path = (override if custom and override else built_in) / name
         listed.append(Listed(name, "custom" if custom else "built-in", str(path)))
@@ -181,9 +180,9 @@ def _settings() -> Settings:
 def _attempt(render: Callable[[], object]) -> Problem | None:
     try:
         render()
-    except jinja2.TemplateSyntaxError as exc:
+    except templates.TemplateSyntaxError as exc:
         return Problem(exc.filename or exc.name or "?", exc.lineno, exc.message or str(exc))
-    except jinja2.TemplateNotFound as exc:
+    except templates.TemplateNotFound as exc:
         return Problem(str(exc.name), None, "template not found")
     except Exception as exc:  # an error inside a template: find its line in the traceback
         return _from_traceback(exc)

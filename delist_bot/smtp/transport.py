@@ -28,7 +28,9 @@ TOO_BIG = 552  # at MAIL FROM with SIZE=: this message, not the server (RFC 1870
 Fit = Callable[[bytes, int], bytes | None]  # a mail and the server's SIZE: a smaller mail, or None
 
 
-class Outcome(StrEnum):
+class DeliveryOutcome(StrEnum):
+    """What one delivery attempt means for the mail (not a message's Outcome in models.py)."""
+
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
@@ -46,19 +48,19 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: Outcome
+    outcome: DeliveryOutcome
     detail: str = ""
 
 
-def judge(stage: Stage, code: int) -> Outcome:
+def judge(stage: Stage, code: int) -> DeliveryOutcome:
     """What an SMTP refusal means for the mail. Pure."""
     if code in AUTH_CODES:
-        return Outcome.RETRY
+        return DeliveryOutcome.RETRY
     if stage in (Stage.RCPT, Stage.DATA) and 500 <= code < 600:
-        return Outcome.FAILED
+        return DeliveryOutcome.FAILED
     if stage is Stage.MAIL and code == TOO_BIG:
-        return Outcome.FAILED
-    return Outcome.RETRY
+        return DeliveryOutcome.FAILED
+    return DeliveryOutcome.RETRY
 
 
 def stops_the_batch(stage: Stage, code: int) -> bool:
@@ -89,7 +91,7 @@ class Transport:
         try:
             mail_from, rcpt_to = wire(sender), wire(recipient)
         except AddressError as exc:
-            return Delivery(Outcome.FAILED, str(exc))
+            return Delivery(DeliveryOutcome.FAILED, str(exc))
         if self.folder is not None:
             return self._write(raw, name)
         try:
@@ -110,7 +112,7 @@ class Transport:
             )
         except (OSError, smtplib.SMTPException) as exc:  # refused, reset, timeout, TLS, no AUTH
             self.close()
-            return Delivery(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+            return Delivery(DeliveryOutcome.RETRY, f"{type(exc).__name__}: {exc}")
 
     @staticmethod
     def _size(smtp: smtplib.SMTP) -> int | None:
@@ -131,12 +133,13 @@ class Transport:
         unicode = [a.smtp for a in (mail_from, rcpt_to) if a.needs_smtputf8]
         if unicode and not smtp.has_extn("smtputf8"):
             return Delivery(
-                Outcome.FAILED,
+                DeliveryOutcome.FAILED,
                 f"{unicode[0]} has a Unicode local part and the server does not offer SMTPUTF8",
             )
         if limit is not None and len(raw) > limit:
             return Delivery(
-                Outcome.FAILED, f"the mail is {len(raw)} bytes, the server takes at most {limit}"
+                DeliveryOutcome.FAILED,
+                f"the mail is {len(raw)} bytes, the server takes at most {limit}",
             )
         return None
 
@@ -160,7 +163,7 @@ class Transport:
             if code not in (250, 251):
                 return self._refused(smtp, stage, code, reply)
         failpoints.reach("smtp_accepted")
-        return Delivery(Outcome.SENT)
+        return Delivery(DeliveryOutcome.SENT)
 
     def _refused(self, smtp: smtplib.SMTP, stage: Stage, code: int, reply: bytes) -> Delivery:
         if stops_the_batch(stage, code):
@@ -180,7 +183,7 @@ class Transport:
         with open(open_private(temporary, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
             handle.write(raw)
         temporary.replace(target)
-        return Delivery(Outcome.SENT, str(target))
+        return Delivery(DeliveryOutcome.SENT, str(target))
 
     def _connection(self) -> smtplib.SMTP:
         """Connected, greeted (EHLO), encrypted and logged in, as the configuration says."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.compose.replies import use_templates
+from delist_bot.compose.templates import use_templates
 from delist_bot.compose.wrap import WIDTH, fits, qp_length, wrap
 from delist_bot.services.template_check import check
 from tests.conftest import DATA_SAMPLES, delist_bot

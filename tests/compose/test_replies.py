@@ -8,18 +8,12 @@ from email import policy
 
 import pytest
 
-from delist_bot.compose.replies import (
-    LANGUAGES,
-    TEMPLATES,
-    Sender,
-    Thread,
-    build_internal,
-    build_reply,
-    template_name,
-)
+from delist_bot.compose.context import reply_context
+from delist_bot.compose.replies import build_internal, build_reply
+from delist_bot.compose.templates import LANGUAGES, TEMPLATES, template_name
 from delist_bot.core import cases
-from delist_bot.core.models import Extraction
-from delist_bot.runtime.pipeline import reply_context
+from delist_bot.core.models import Extraction, Thread
+from delist_bot.core.settings import Sender
 from tests.conftest import DATA_SAMPLES
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -16,11 +16,15 @@ from typing import Any
 import jinja2.meta
 import pytest
 
-from delist_bot.compose import notice_mail, replies
-from delist_bot.compose.replies import Sender, Thread, build_reply, use_templates
+from delist_bot.compose import notice_mail, templates
+from delist_bot.compose.context import reply_context
+from delist_bot.compose.replies import build_reply
+from delist_bot.compose.templates import use_templates
 from delist_bot.config import Config, ReviewConfig, SmtpConfig
 from delist_bot.core import cases
-from delist_bot.core.models import OutgoingMail
+from delist_bot.core.models import OutgoingMail, Thread
+from delist_bot.core.plan import RequestFacts, plan
+from delist_bot.core.settings import Sender
 from delist_bot.ndr import extract
 from delist_bot.ndr.language import detect_language
 from delist_bot.runtime import pipeline
@@ -56,7 +60,7 @@ def _body(mail: OutgoingMail) -> tuple[EmailMessage, str]:
 
 def _shown(kind: str, language: str, context: dict[str, Any]) -> dict[str, str]:
     """The template's variables that have a value, as the reply must show them."""
-    used = _variables(replies.template_name(kind, language))
+    used = _variables(templates.template_name(kind, language))
     if kind == "need_info" and context["problem"] in ("not_public", "no_code"):
         used -= {"ndr_code"}  # these branches name the IP, or nothing
     return {v: str(context[v]) for v in used - NOT_SHOWN if context.get(v)}
@@ -77,7 +81,7 @@ def assert_reply_in(language: str, mail: OutgoingMail, context: dict[str, Any]) 
 
 
 def _variables(name: str) -> set[str]:
-    environment = replies.environment()
+    environment = templates.environment()
     source = environment.loader.get_source(environment, name)[0]
     return jinja2.meta.find_undeclared_variables(environment.parse(source))
 
@@ -86,7 +90,7 @@ def _variables(name: str) -> set[str]:
 @pytest.mark.parametrize("kind", sorted({*FIRST_REPLIES, *DECISION_REPLIES}))
 def test_a_translation_uses_the_english_templates_variables(kind: str, language: str) -> None:
     name = f"replies/{kind}.{language}.txt"
-    assert replies.template_name(kind, language) == name
+    assert templates.template_name(kind, language) == name
     assert _variables(name) == _variables(f"replies/{kind}.en.txt")
 
 
@@ -108,10 +112,10 @@ def test_a_first_reply_is_in_the_senders_language(
 ) -> None:
     extraction = extract(_request(ndr, language, style))
     assert extraction.language == language
-    plan = pipeline.plan(extraction, pipeline.Facts(None, 1, listed=True), NOW, SETTINGS)
-    (mail,) = plan.mails
+    decided = plan(extraction, RequestFacts(None, 1, listed=True), NOW, SETTINGS)
+    _, (mail,) = pipeline.answer(extraction, decided, SETTINGS, NOW)
     assert mail.kind == ndr.action
-    assert_reply_in(language, mail, pipeline.reply_context(extraction, plan.case))
+    assert_reply_in(language, mail, reply_context(extraction, decided.case))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -120,12 +124,13 @@ def test_duplicate_and_not_listed_replies_are_in_the_senders_language(language: 
     extraction = extract(_request(ndr, language, "gmail"))
     open_case = cases.open_case(7, extraction, NOW - timedelta(hours=3))
     for facts, kind, case in (
-        (pipeline.Facts(open_case, 8, listed=True), "duplicate", open_case),
-        (pipeline.Facts(None, 8, listed=False), "not_listed", None),
+        (RequestFacts(open_case, 8, listed=True), "duplicate", open_case),
+        (RequestFacts(None, 8, listed=False), "not_listed", None),
     ):
-        (mail,) = pipeline.plan(extraction, facts, NOW, SETTINGS).mails
+        decided = plan(extraction, facts, NOW, SETTINGS)
+        _, (mail,) = pipeline.answer(extraction, decided, SETTINGS, NOW)
         assert mail.kind == kind
-        assert_reply_in(language, mail, pipeline.reply_context(extraction, case))
+        assert_reply_in(language, mail, reply_context(extraction, case))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -167,7 +172,7 @@ def _reply(kind: str, language: str | None) -> OutgoingMail:
     return build_reply(
         kind,
         language,
-        pipeline.reply_context(extraction, None),
+        reply_context(extraction, None),
         Thread("ann@example.org", "help", None),
         Sender.from_address("delist@example.net"),
         NOW,
@@ -183,7 +188,7 @@ def test_every_other_code_has_its_advice_translated() -> None:
         if info.action is not Action.OTHER:
             continue
         request = dataclasses.replace(extract(_request(builder.NDRS[0], "en", "gmail")))
-        context = pipeline.reply_context(dataclasses.replace(request, ndr_code=code), None)
+        context = reply_context(dataclasses.replace(request, ndr_code=code), None)
         for language in LANGUAGES:
             mail = build_reply(
                 "other", language, context, Thread("a@example.org", "x", None), SETTINGS.sender, NOW

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from delist_bot.compose.replies import Sender, Thread, build_reply
+from delist_bot.compose.context import reply_context
+from delist_bot.compose.replies import build_reply
 from delist_bot.core.addresses import AddressError, wire
-from delist_bot.core.models import Extraction
-from delist_bot.runtime.pipeline import reply_context
+from delist_bot.core.models import Extraction, Thread
+from delist_bot.core.settings import Sender
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.compose.notice_mail import Settings
-from delist_bot.compose.replies import Sender
 from delist_bot.config import ConfigError, from_dict
 from delist_bot.core import budget, cases
 from delist_bot.core.budget import Counts, Limits, Recipient, Verdict
 from delist_bot.core.models import CaseStatus, Extraction
 from delist_bot.core.review import Command
 from delist_bot.core.rules import Route, route
+from delist_bot.core.settings import Sender, Settings
 from delist_bot.runtime.pipeline import apply_decision, deadline_pass, process
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES

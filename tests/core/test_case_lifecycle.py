@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from delist_bot.core import cases, sla
-from delist_bot.core.models import CaseStatus, Extraction
+from delist_bot.core.models import Audience, CaseStatus, Extraction
 from delist_bot.core.review import Command
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def test_commands(open_case, word, status, sender_kind, contacted, decided, deli
     decision = cases.apply_command(open_case, Command(word, "the text"), REVIEWER, hours(3))
     case = decision.case
     assert case.status is status and decision.delist is delist and decision.applied
-    assert [n.kind for n in decision.notices if n.audience == "sender"] == (
+    assert [n.kind for n in decision.notices if n.audience is Audience.REQUESTER] == (
         [sender_kind] if sender_kind else []
     )
     assert (case.first_contact_at == hours(3)) is contacted
@@ -68,7 +68,9 @@ def test_commands(open_case, word, status, sender_kind, contacted, decided, deli
 def test_unknown_command_helps_the_reviewer_and_changes_nothing(open_case) -> None:
     decision = cases.apply_command(open_case, Command("aprove", ""), REVIEWER, hours(1))
     assert not decision.applied and decision.case.status is CaseStatus.OPEN
-    assert [(n.kind, n.audience) for n in decision.notices] == [("reviewer_help", "reviewer")]
+    assert [(n.kind, n.audience) for n in decision.notices] == [
+        ("reviewer_help", Audience.REVIEWER)
+    ]
 
 
 def test_a_decided_case_takes_only_notes(open_case) -> None:

@@ -14,7 +14,7 @@ from delist_bot.config import Config
 from delist_bot.core.authentication import vouches
 from delist_bot.core.blocklist import contains, parse_listing
 from delist_bot.core.cases import Notice
-from delist_bot.core.models import Extraction
+from delist_bot.core.models import Audience, Extraction
 from delist_bot.core.quotes import scrub
 from delist_bot.core.review import case_token, parse_command, rejection
 from delist_bot.ndr import extract
@@ -343,8 +343,8 @@ def test_a_quoted_internal_note_never_reaches_the_requester(
 def test_operators_mail_carries_no_token() -> None:
     # Operators cannot give commands; their escalation goes to a queue where others may read it.
     with_ops = dataclasses.replace(SETTINGS, operators=("ops@d.example",))
-    escalation = team_mail(Notice("operator_escalation", "operators"), CASE, with_ops, T0)
-    reminder = team_mail(Notice("reviewer_reminder", "reviewers"), CASE, with_ops, T0)
+    escalation = team_mail(Notice("operator_escalation", Audience.OPERATORS), CASE, with_ops, T0)
+    reminder = team_mail(Notice("reviewer_reminder", Audience.REVIEWERS), CASE, with_ops, T0)
     assert escalation is not None and reminder is not None
     assert (
         PIPELINE_TOKEN not in escalation.raw.decode() and "[DL-000001]" in escalation.raw.decode()

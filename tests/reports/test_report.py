@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from delist_bot.core import cases
+from delist_bot.core import cases, sla
 from delist_bot.core.models import Extraction
 from delist_bot.core.review import Command
 from delist_bot.reports.figures import CSV_COLUMNS, QueueData, build_report, case_rows
@@ -56,7 +56,9 @@ def known_cases() -> list:
         "other@x",
         at(10),
     ).case  # waiting, 10 h
-    late = cases.mark(cases.open_case(7, request(7, "203.0.113.7"), at(70)), "holding", at(15))
+    late = cases.mark(
+        cases.open_case(7, request(7, "203.0.113.7"), at(70)), sla.Step.HOLDING, at(15)
+    )
     return [fresh, aging, overdue, approved, denied, asked, late]
 
 

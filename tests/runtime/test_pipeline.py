@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
-from delist_bot.compose.notice_mail import Settings
-from delist_bot.compose.replies import Sender
 from delist_bot.core.models import CaseStatus
+from delist_bot.core.settings import Sender, Settings
 from delist_bot.runtime.pipeline import process
 from delist_bot.store import Store, raw_of
 from tests.conftest import DATA_SAMPLES

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from delist_bot.compose.notice_mail import build_dossier
-from delist_bot.compose.replies import render
+from delist_bot.compose.templates import render
 from delist_bot.core import cases
 from delist_bot.core.models import Extraction
 from delist_bot.core.review import Command

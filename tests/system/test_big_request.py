@@ -15,10 +15,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from delist_bot.cli import cli
-from delist_bot.compose.notice_mail import Dossier, Settings, review_request
+from delist_bot.compose.notice_mail import Dossier, review_request
 from delist_bot.compose.oversize import cut_notification
-from delist_bot.compose.replies import Sender
 from delist_bot.core.cases import open_case
+from delist_bot.core.settings import Sender, Settings
 from tests.compose.test_replies import REQUEST
 from tests.conftest import DATA_SAMPLES, imap_settings
 from tests.support.imap_helpers import deliver

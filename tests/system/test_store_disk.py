@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.compose.notice_mail import Settings
-from delist_bot.compose.replies import Sender
 from delist_bot.config import StoreConfig, from_dict
 from delist_bot.core.models import OutgoingMail
+from delist_bot.core.settings import Sender, Settings
 from delist_bot.runtime.pipeline import process
 from delist_bot.runtime.worker import Worker
 from delist_bot.store import Store, StoreError, StoreWriteError
