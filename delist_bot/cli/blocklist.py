@@ -33,7 +33,7 @@ def import_file(config_path: str | None, file: Path) -> None:
     for problem in problems:
         click.echo(f"skipped {problem}", err=True)
     with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        results = [tx.add_listing(item.network, item.reason, now_utc()) for item in listings]
+        results = [tx.blocklist.add(item.network, item.reason, now_utc()) for item in listings]
     counts = {word: results.count(word) for word in ("added", "relisted", "already listed")}
     click.echo(
         ", ".join(f"{n} {word}" for word, n in counts.items())
@@ -50,7 +50,7 @@ def add(config_path: str | None, address: str, reason: str) -> None:
     with one_line_errors():
         listing = _listing(address)
         with open_store(load_config(config_path)).transaction() as tx:
-            result = tx.add_listing(listing.network, reason, now_utc())
+            result = tx.blocklist.add(listing.network, reason, now_utc())
     click.echo(f"{listing.network}: {result}")
 
 
@@ -62,7 +62,7 @@ def remove(config_path: str | None, address: str) -> None:
     with one_line_errors():
         listing = _listing(address)
         with open_store(load_config(config_path)).transaction() as tx:
-            if not tx.remove_listing(listing.network, now_utc()):
+            if not tx.blocklist.remove(listing.network, now_utc()):
                 raise UserError(f"{listing.network} is not on the block list")
     click.echo(f"{listing.network}: removed")
 
@@ -75,8 +75,8 @@ def check(config_path: str | None, ip: str) -> None:
     with one_line_errors():
         _listing(ip)
         with open_store(load_config(config_path)).transaction() as tx:
-            entry, history = tx.listing_for(ip), tx.history_for(ip)
-            exception = tx.exception_for(ip)
+            entry, history = tx.blocklist.listing_for(ip), tx.blocklist.history_for(ip)
+            exception = tx.blocklist.exception_for(ip)
     delistings = sum(len(e["delistings"]) for e in history)
     if entry is None:
         if exception:
@@ -96,7 +96,7 @@ def check(config_path: str | None, ip: str) -> None:
 def list_entries(config_path: str | None, as_json: bool, everything: bool) -> None:
     """The listed networks, and the IPs excepted from them by approvals."""
     with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        entries = sorted(tx.listings(active_only=not everything), key=lambda e: e["network"])
+        entries = sorted(tx.blocklist.listings(active_only=not everything), key=lambda e: e["network"])
     if as_json:
         print_json(entries)
         return

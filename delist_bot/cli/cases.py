@@ -125,7 +125,7 @@ def decide(
         store = open_store(config)
         settings = settings_for(config, review_secret(config, store))
         with store.transaction() as tx:
-            case = tx.case(case_id.upper())
+            case = tx.cases.get(case_id.upper())
             if case is None:
                 raise UserError(f"no case {case_id}")
             overturn = word == "deny" and transitions.overturnable(case)
@@ -192,7 +192,7 @@ def _yes_no(value: bool | None) -> str:
 
 def _find(config_path: str | None, case_id: str) -> Case:
     with open_store(load_config(config_path)).transaction() as tx:
-        case = tx.case(case_id.upper())
+        case = tx.cases.get(case_id.upper())
     if case is None:
         raise UserError(f"no case {case_id}")
     return case

@@ -74,13 +74,13 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
     with one_line_errors():
         store = open_store(load_config(config_path))
         with store.transaction() as tx:
-            queued = tx.outbox()
+            queued = tx.outbox.all()
             chosen = [m["id"] for m in queued if m["status"] == "failed"] if all_failed else []
             chosen += [_resolve(store, queued, given) for given in mail_ids]
             done = []
             for mail_id in dict.fromkeys(chosen):
                 try:
-                    done.append(tx.retry_mail(mail_id, now))
+                    done.append(tx.outbox.retry(mail_id, now))
                 except ValueError as exc:
                     raise UserError(f"{exc}: wait for its attempt to finish") from None
     if not done:
@@ -94,7 +94,7 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
 def _mail(store: Store, status: str | None) -> list[dict[str, Any]]:
     wanted = SHOWN[status] if status else ("pending", "sending", "failed")
     with store.transaction() as tx:
-        mails = [m for m in tx.outbox() if m["status"] in wanted]
+        mails = [m for m in tx.outbox.all() if m["status"] in wanted]
     if status in ("sent", "failed"):  # sent mail, and mail failed long ago, is archived
         mails += [m for m in store.archive.records("outbox") if m["status"] in wanted]
     return sorted(mails, key=lambda m: m["created_at"])

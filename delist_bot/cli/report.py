@@ -118,9 +118,9 @@ def status(config_path: str | None) -> None:
         store = open_store(config)
         now = now_utc()
         with store.transaction() as tx:
-            last_poll = tx.get_state("last_poll")
-            outbox = tx.outbox()
-            open_cases = [c for c in tx.cases() if c.status in OPEN_STATUSES]
+            last_poll = tx.state.get("last_poll")
+            outbox = tx.outbox.all()
+            open_cases = [c for c in tx.cases.all() if c.status in OPEN_STATUSES]
         try:
             open_mailbox(config).close()
             mailbox_error = None

@@ -19,7 +19,15 @@ from delist_bot.core import authentication, budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
 from delist_bot.core.ip import is_public
-from delist_bot.core.models import Action, Case, CaseStatus, Extraction, OutgoingMail, Source
+from delist_bot.core.models import (
+    Action,
+    Case,
+    CaseStatus,
+    Extraction,
+    MessageRecord,
+    OutgoingMail,
+    Source,
+)
 from delist_bot.core.rules import Route, automatic_reason, request_action, route, speaks_for
 from delist_bot.ndr import codes, extract
 from delist_bot.store import Transaction
@@ -211,7 +219,7 @@ def process(
     extraction = extraction if extraction is not None else extract(raw)
     received = min(arrived_at or now, now)
     key = message_key(extraction, raw)
-    if tx.seen(key):
+    if tx.messages.seen(key):
         return Processed(
             uid,
             key,
@@ -230,22 +238,22 @@ def process(
     else:
         result = handler(tx, extraction, raw, known, now, settings, received)
     result = Processed(uid, key, *result)
-    tx.record_message(
-        {
-            "key": key,
-            "uid": uid,
-            "message_id": extraction.message_id,
-            "sender": extraction.sender,
-            "subject": extraction.subject,
-            "received_at": received.isoformat(),
-            "action": result.action,
-            "outcome": result.outcome,
-            "reason": result.reason,
-            "case_id": result.case_id,
-            "ndr_code": extraction.ndr_code,
-            "ip": extraction.ip,
-            "language": extraction.language,
-        }
+    tx.messages.record(
+        MessageRecord(
+            key=key,
+            uid=uid,
+            message_id=extraction.message_id,
+            sender=extraction.sender,
+            subject=extraction.subject,
+            received_at=received,
+            action=result.action,
+            outcome=result.outcome,
+            reason=result.reason,
+            case_id=result.case_id,
+            ndr_code=extraction.ndr_code,
+            ip=extraction.ip,
+            language=extraction.language,
+        )
     )
     return result
 
@@ -277,8 +285,8 @@ def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
     them is, else the first named (which makes no follow-up: see rules.route)."""
     tagged = review.case_tag(extraction.subject)
     named = [
-        tx.case(tagged) if tagged else None,
-        tx.case_for_messages((extraction.in_reply_to or "", *extraction.references)),
+        tx.cases.get(tagged) if tagged else None,
+        tx.cases.for_messages((extraction.in_reply_to or "", *extraction.references)),
     ]
     found = [case for case in named if case is not None]
     return next((c for c in found if speaks_for(extraction, c)), found[0] if found else None)
@@ -297,12 +305,12 @@ def _request(
     """A new request; also a message naming a case whose requester is someone else: it is
     answered as its own sender's request, on its own budget, and told nothing of that case."""
     listed = None
-    if settings.require_listed and extraction.ip and tx.listings():
-        listed = tx.listing_for(extraction.ip) is not None
-    open_case = tx.open_case_for_ip(extraction.ip) if extraction.ip else None
+    if settings.require_listed and extraction.ip and tx.blocklist.listings():
+        listed = tx.blocklist.listing_for(extraction.ip) is not None
+    open_case = tx.cases.open_for_ip(extraction.ip) if extraction.ip else None
     facts = Facts(
         open_case=open_case,
-        next_case_number=int(tx.get_state("case_counter", 0)) + 1,
+        next_case_number=int(tx.state.get("case_counter", 0)) + 1,
         sent=_sent(tx, extraction.sender, now, settings),
         listed=listed,
         history=_history(tx, extraction.ip) if evidence and extraction.ip else policy.History(),
@@ -311,14 +319,14 @@ def _request(
     mails = decided.mails
     case = decided.case
     if decided.delist and case is not None:
-        network = tx.record_delisting(case.ip, now, case.id)
+        network = tx.blocklist.record_delisting(case.ip, now, case.id)
         text = f"removed {network}" if network else "the IP was not listed"
         case = cases.add_event(case, cases.POLICY_ACTOR, "blocklist", text, now)
     if decided.case_is_new:
-        tx.next_case_number()
+        tx.cases.next_number()
         mails += _notify_reviewers(tx, case, extraction.own_words, raw, now, settings)
     if case is not None:
-        tx.save_case(case)
+        tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
     reason = decided.reason or (f"names {named.id}, not its requester" if named else "")
@@ -328,7 +336,7 @@ def _request(
 
 def _history(tx: Transaction, ip: str) -> policy.History:
     """Earlier requests for IP, and denials for it or its /24 (/48), for the policy's rules."""
-    nearby = tx.cases_near(ip, latest=MAX_HISTORY)
+    nearby = tx.cases.near(ip, latest=MAX_HISTORY)
     return policy.History(
         requests=tuple(c.received_at for c in nearby.same_ip),
         denials=tuple(
@@ -344,10 +352,10 @@ def _notify_reviewers(
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
     failpoints.reach("notify")  # a test holds it: is the store locked while this is written?
-    tx.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
-    nearby = tx.cases_near(case.ip, excluding=case.id)
+    tx.cases.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
+    nearby = tx.cases.near(case.ip, excluding=case.id)
     dossier = notice_mail.build_dossier(
-        case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip)
+        case, nearby, tx.blocklist.history_for(case.ip), tx.blocklist.listing_for(case.ip)
     )
     mail = notice_mail.review_request(case, words, dossier, raw, settings, now)
     return (mail,) if mail else ()
@@ -368,7 +376,7 @@ def _follow_up(
     decision = cases.follow_up(case, extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
     if decision.case is not case:
-        tx.save_case(decision.case)
+        tx.cases.save(decision.case)
     _enqueue(tx, mails, now, settings)
     if not decision.applied:
         relayed = cases.MAX_FOLLOW_UPS_RELAYED
@@ -393,12 +401,12 @@ def _reopen(
         return _outcome(
             extraction, "review", "rate_limited", f"reply to closed {closed.id}: {spent}", None, ()
         )
-    case = cases.reopen(closed, tx.next_case_number(), extraction, now, received)
-    tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
+    case = cases.reopen(closed, tx.cases.next_number(), extraction, now, received)
+    tx.cases.save(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     ack = notice_mail.sender_mail("review", case, "", settings, now, {"hours": 48})
     case = cases.record_reply(case, ack.message_id, "review", now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, raw, now, settings))
-    tx.save_case(case)
+    tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     return _outcome(
         extraction, "review", "reopened", f"follow-up on closed {closed.id}", case, mails
@@ -416,7 +424,7 @@ def _command(
 ) -> Outcome:
     # A reviewer's reply without the token names the case only: refused for want of it.
     reference = review.token_reference(extraction) or (known.id if known else "", "")
-    case = tx.case(reference[0])
+    case = tx.cases.get(reference[0])
     if case is None:
         return _outcome(extraction, "command", "ignored", f"no case {reference[0]}", None, ())
     reviewer = extraction.from_address or ""
@@ -430,9 +438,9 @@ def _command(
         settings.authserv_id,
     )
     if refused:
-        tx.save_case(cases.reject_command(case, refused, reviewer, now))
+        tx.cases.save(cases.reject_command(case, refused, reviewer, now))
         return _outcome(extraction, "command", "rejected", refused, case, ())
-    live = review.live_tokens(tx.cases(), settings.secret, now)
+    live = review.live_tokens(tx.cases.all(), settings.secret, now)
     team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
     command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
@@ -461,10 +469,10 @@ def apply_decision(
     case = decision.case
     if decision.relist:
         single = str(ipaddress.ip_network(case.ip))
-        done = tx.add_listing(single, f"policy's delisting overturned in {case.id}", now)
+        done = tx.blocklist.add(single, f"policy's delisting overturned in {case.id}", now)
         case = cases.add_event(case, reviewer, "blocklist", f"{single}: {done}", now)
     if decision.delist:
-        network = tx.record_delisting(case.ip, now, case.id)
+        network = tx.blocklist.record_delisting(case.ip, now, case.id)
         case = cases.add_event(
             case,
             reviewer,
@@ -476,7 +484,7 @@ def apply_decision(
     for mail in mails:
         if mail.kind in SENDER_DECISIONS:
             case = cases.record_reply(case, mail.message_id, mail.kind, now)
-    tx.save_case(case)
+    tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     return case, mails
 
@@ -496,7 +504,7 @@ def _sent(tx: Transaction, address: str | None, now: datetime, settings: Setting
     """What went to ADDRESS and its domain within the budget's windows."""
     if not address:
         return budget.Counts()
-    return tx.reply_counts(budget.Recipient.of(address), now, budget_limits(settings))
+    return tx.replies.counts(budget.Recipient.of(address), now, budget_limits(settings))
 
 
 def _spent(tx: Transaction, address: str, now: datetime, settings: Settings) -> str:
@@ -512,9 +520,9 @@ def _enqueue(
     """Queue MAILS; each one to an outside address counts on that address's budget."""
     limits = budget_limits(settings)
     for mail in mails:
-        tx.enqueue(mail)
+        tx.outbox.enqueue(mail)
         if not mail.kind.startswith(TEAM_KINDS):
-            tx.count_reply(budget.Recipient.of(mail.to), now, limits)
+            tx.replies.count(budget.Recipient.of(mail.to), now, limits)
 
 
 def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tuple[str, str]]:
@@ -522,7 +530,7 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
     holding reply waits while its requester's budget is spent (the operators have had the
     escalation), and goes once the budget allows, with a breach if that is past the deadline."""
     done = []
-    for case in tx.open_cases():
+    for case in tx.cases.open():
         steps = sla.due_steps(case, now, settings.ages)
         before = case
         for step in steps:
@@ -542,5 +550,5 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
                 _enqueue(tx, (mail,), now, settings)
             done.append((case.id, step))
         if case is not before:
-            tx.save_case(case)
+            tx.cases.save(case)
     return done

@@ -83,10 +83,10 @@ def review_secret(config: Config, store: Store) -> str:
     if config.review.secret:
         return config.review.secret
     with store.transaction() as tx:
-        secret = tx.get_state("review_secret")
+        secret = tx.state.get("review_secret")
         if not secret:
             secret = secrets.token_hex(32)
-            tx.set_state("review_secret", secret)
+            tx.state.set("review_secret", secret)
     return str(secret)
 
 
@@ -147,9 +147,9 @@ class Worker:
         step of the wall clock since the last pass is logged, and each breach says its cause."""
         mark = clock_mark(now)
         with self.store.transaction() as tx:
-            last = _mark_from(tx.get_state("clock"))
+            last = _mark_from(tx.state.get("clock"))
             step = sla.clock_step(last, mark)
-            tx.set_state("clock", _mark_doc(mark))
+            tx.state.set("clock", _mark_doc(mark))
             done = deadline_pass(tx, now, self.settings)
             stepped = _explain_breaches(tx, done, step, last, now)
         if step is not None:
@@ -182,9 +182,9 @@ class Worker:
             courier.wait()
             with self.store.transaction() as tx:
                 settled = self._settle(tx, courier, report)
-                tx.set_state("last_poll", now.isoformat())
-                tx.set_state("mailbox_position", mailbox.position())
-                tx.set_state("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
+                tx.state.set("last_poll", now.isoformat())
+                tx.state.set("mailbox_position", mailbox.position())
+                tx.state.set("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
             self.journal.discard(settled)
             if not self._refused and self._move_error is not None:
                 log.info("messages are moved into %s again", self._move_error)
@@ -198,7 +198,7 @@ class Worker:
         again (reading them again would cost a fetch each pass, and once their Message-ID
         leaves the 3-day memory, a second reply). Returns those still refused, by UID."""
         with self.store.transaction() as tx:
-            stored = tx.get_state("unfiled") or {}
+            stored = tx.state.get("unfiled") or {}
         if stored.get("mailbox") != mailbox.identity():  # UIDs of another folder or UIDVALIDITY
             return {}
         unfiled: dict[str, str] = dict(stored.get("uids") or {})
@@ -364,8 +364,8 @@ class Worker:
             log.warning("no [review] operators configured: no digest sent")
             return PassReport()
         with self.store.transaction() as tx:
-            tx.enqueue(mail)
-            tx.set_state("last_digest", now.isoformat())
+            tx.outbox.enqueue(mail)
+            tx.state.set("last_digest", now.isoformat())
         return self.deliver(now)
 
     # The outbox -----------------------------------------------------------------------------
@@ -398,7 +398,7 @@ class Worker:
         """Mark the oldest due mail as being sent (so no other sender takes it)."""
         # A request's reply and its reviewers' mail, for every message of a full group.
         limit = 2 * GROUP_BATCHES * self.config.mailbox.batch_size
-        return [(doc, tx.mail_bytes(doc)) for doc in tx.claim_mail(now, limit=limit)]
+        return [(doc, tx.outbox.mail_bytes(doc)) for doc in tx.outbox.claim(now, limit=limit)]
 
     def _settle(self, tx: Transaction, courier: Courier, report: PassReport) -> list[Path]:
         """Take the journaled delivery results into TX (also those of a sender that died);
@@ -407,7 +407,7 @@ class Worker:
         for entry in self.journal.entries(files):
             mail_id = entry.pop("id", None)
             if mail_id is not None:
-                tx.update_mail(mail_id, **entry)
+                tx.outbox.update(mail_id, **entry)
         for attempt in courier.finished():
             status = attempt.changes["status"]
             bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
@@ -542,7 +542,7 @@ def _explain_breaches(
     clock step."""
     blamed = []
     for case_id in dict.fromkeys(case_id for case_id, _ in done):
-        case = tx.case(case_id)
+        case = tx.cases.get(case_id)
         if case is None or case.breached_at != now or _explained(case):
             continue
         if step is not None:
@@ -551,7 +551,7 @@ def _explain_breaches(
         else:
             since = f"between {last.wall.isoformat()} and" if last else "before"
             text = f"worker_down: no pass ran {since} {now.isoformat()}"
-        tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
+        tx.cases.save(cases.add_event(case, cases.BOT, "breach", text, now))
     return blamed
 
 
@@ -585,7 +585,7 @@ def _log_quarantine(
 ) -> None:
     """KIND says whether bad input or a bug put it there (a bug is not quiet: see
     quarantine.py); the digest finds the message in the quarantine folder for a retry."""
-    tx.record_quarantine(
+    tx.quarantine.record(
         quarantine_record(result.uid, result.key, result.reason, now, kind, fetched.raw)
     )
 

@@ -144,7 +144,7 @@ def test_a_corrupt_store_stops_the_worker_and_keeps_the_last_good_copy(tmp_path:
     with pytest.raises(StoreCorrupt, match=r"unreadable .*the last good copy is .*\.bak"):
         Worker(config)
     with Store(backup_path(store_file)).transaction() as tx:  # the last good copy opens
-        assert len(tx.get_state("seen")) == 2  # the state before the last write: both requests
+        assert len(tx.state.get("seen")) == 2  # the state before the last write: both requests
 
     config_file = tmp_path / "delist-bot.toml"
     config_file.write_text(
@@ -162,7 +162,7 @@ def test_a_full_disk_leaves_the_previous_state(
 ) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.set_state("counter", 1)
+        tx.state.set("counter", 1)
     before = (tmp_path / "s.json").read_bytes()
 
     def no_space(_fd: int) -> None:  # ENOSPC is hard to cause for real on a shared machine
@@ -170,12 +170,12 @@ def test_a_full_disk_leaves_the_previous_state(
 
     monkeypatch.setattr("delist_bot.store.files.os.fsync", no_space)
     with pytest.raises(StoreError, match="No space left on device"), store.transaction() as tx:
-        tx.set_state("counter", 2)
+        tx.state.set("counter", 2)
     monkeypatch.undo()
     assert (tmp_path / "s.json").read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
     with store.transaction() as tx:
-        assert tx.get_state("counter") == 1
+        assert tx.state.get("counter") == 1
 
 
 def test_a_flood_from_one_sender_gets_at_most_the_rate_limit(tmp_path: Path) -> None:

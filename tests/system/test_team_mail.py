@@ -87,4 +87,4 @@ def test_a_failure_for_one_recipient_is_retried_for_that_one_only(
     assert [m["to"] for m in digest.sent] == ["o1@ops.example"]
     assert [m["to"] for m in digest.failed] == ["o2@ops.example"]
     with Store(tmp_path / "store.json").transaction() as tx:
-        assert [m["to"] for m in tx.outbox("failed")] == ["o2@ops.example"]
+        assert [m["to"] for m in tx.outbox.all("failed")] == ["o2@ops.example"]

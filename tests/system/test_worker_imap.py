@@ -78,7 +78,7 @@ def test_a_pass_answers_every_request_once(
     assert "Buongiorno" in italian[0].get_payload(decode=True).decode()
 
     with Store(Path(imap_config.store.path)).transaction() as tx:
-        cases = tx.cases()
+        cases = tx.cases.all()
     assert sorted(c.ip for c in cases) == ["2a01:4f8:c17:1234::25", "81.2.69.142"]
     assert all(c.due_at - c.received_at == timedelta(hours=48) for c in cases)
     assert count(dovecot, imap_user, "INBOX") == 0
@@ -168,7 +168,7 @@ def test_an_oversize_message_is_quarantined_unread(
     assert "over the 4000-byte limit" in report.processed[0].reason
     assert count(dovecot, imap_user, "Quarantine") == 1
     with Store(tmp_path / "s.json").transaction() as tx:
-        assert len(tx.quarantined()) == 1
+        assert len(tx.quarantine.all()) == 1
 
 
 @pytest.mark.parametrize("source", ["token", "command"])
@@ -237,8 +237,8 @@ def test_a_pass_over_an_empty_mailbox_sends_a_dead_senders_claim(
     Worker(imap_config).run_once(NOW)
     store = Store(Path(imap_config.store.path))
     with store.transaction() as tx:
-        [mail] = tx.outbox()
-        tx.update_mail(mail["id"], status="sending", claimed_at=NOW.isoformat())
+        [mail] = tx.outbox.all()
+        tx.outbox.update(mail["id"], status="sending", claimed_at=NOW.isoformat())
     restarted = SmtpServer.start()
     try:
         moved = dataclasses.replace(

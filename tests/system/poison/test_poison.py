@@ -211,7 +211,7 @@ def leftovers(store: Path) -> tuple[list[str], list[str]]:
     """Mail still waiting days later (a courier that stopped; a failure must say why), and the
     decided cases the archive step did not take a week after their decision."""
     with Store(store).transaction() as tx:
-        outbox, cases = tx.outbox(), tx.cases()
+        outbox, cases = tx.outbox.all(), tx.cases.all()
     return [
         f"{m['kind']} to {m['to']!r}: {m['status']} {m['last_error'] or ''}"
         for m in outbox
@@ -227,7 +227,7 @@ def verdict(store: Path, uid: str) -> Verdict | None:
     """The candidate's recorded outcome and reason, or its quarantine and why."""
     handle = Store(store)
     with handle.transaction() as tx:
-        quarantined = tx.quarantined()
+        quarantined = tx.quarantine.all()
     for record in quarantined + handle.archive.records("quarantine"):
         if record["uid"] == uid:
             return Verdict("quarantined", record["reason"] or "")
