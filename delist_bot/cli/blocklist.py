@@ -96,7 +96,9 @@ def check(config_path: str | None, ip: str) -> None:
 def list_entries(config_path: str | None, as_json: bool, everything: bool) -> None:
     """The listed networks, and the IPs excepted from them by approvals."""
     with one_line_errors(), open_store(load_config(config_path)).transaction() as tx:
-        entries = sorted(tx.blocklist.listings(active_only=not everything), key=lambda e: e["network"])
+        entries = sorted(
+            tx.blocklist.listings(active_only=not everything), key=lambda e: e["network"]
+        )
     if as_json:
         print_json(entries)
         return

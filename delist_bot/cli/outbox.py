@@ -5,8 +5,6 @@ A retried mail is due at once; the worker sends it with its next outbox run.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from delist_bot.cli.app import (
@@ -19,9 +17,14 @@ from delist_bot.cli.app import (
     open_store,
     print_json,
 )
+from delist_bot.core.models import WAITING_MAIL, MailRecord, MailStatus
 from delist_bot.store import Store
 
-SHOWN = {"pending": ("pending", "sending"), "failed": ("failed",), "sent": ("sent",)}
+SHOWN = {
+    "pending": WAITING_MAIL,
+    "failed": frozenset({MailStatus.FAILED}),
+    "sent": frozenset({MailStatus.SENT}),
+}
 MIN_PREFIX = 6
 
 
@@ -44,7 +47,7 @@ def list_mail(config_path: str | None, status: str | None, as_json: bool) -> Non
     with one_line_errors():
         mails = _mail(open_store(load_config(config_path)), status)
     if as_json:
-        print_json(mails)
+        print_json([mail.to_doc() for mail in mails])
         return
     if not mails:
         click.echo(f"no {status or 'pending or failed'} mail")
@@ -54,11 +57,11 @@ def list_mail(config_path: str | None, status: str | None, as_json: bool) -> Non
     )
     for mail in mails:
         click.echo(
-            f"{mail['id'][:14]:<14} {mail['status']:<8} {mail['kind']:<22} "
-            f"{mail['attempts']:>5}  {mail['created_at'][:16]:<16}  {mail['to']}"
+            f"{mail.id[:14]:<14} {mail.status:<8} {mail.kind:<22} "
+            f"{mail.attempts:>5}  {mail.created_at.isoformat()[:16]:<16}  {mail.to}"
         )
-        if mail.get("last_error") and mail["status"] != "sent":
-            click.echo(f"{'':<14} {mail['last_error']}")
+        if mail.last_error and mail.status is not MailStatus.SENT:
+            click.echo(f"{'':<14} {mail.last_error}")
 
 
 @outbox.command("retry")
@@ -75,7 +78,7 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
         store = open_store(load_config(config_path))
         with store.transaction() as tx:
             queued = tx.outbox.all()
-            chosen = [m["id"] for m in queued if m["status"] == "failed"] if all_failed else []
+            chosen = [m.id for m in queued if m.status is MailStatus.FAILED] if all_failed else []
             chosen += [_resolve(store, queued, given) for given in mail_ids]
             done = []
             for mail_id in dict.fromkeys(chosen):
@@ -86,33 +89,37 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
     if not done:
         click.echo("no failed mail")
     for mail in done:
-        click.echo(f"queued again: {mail['id']} {mail['kind']} to {mail['to']}")
+        click.echo(f"queued again: {mail.id} {mail.kind} to {mail.to}")
     if done:
         click.echo("the worker sends them with its next outbox run")
 
 
-def _mail(store: Store, status: str | None) -> list[dict[str, Any]]:
-    wanted = SHOWN[status] if status else ("pending", "sending", "failed")
+def _mail(store: Store, status: str | None) -> list[MailRecord]:
+    wanted = SHOWN[status] if status else WAITING_MAIL | {MailStatus.FAILED}
     with store.transaction() as tx:
-        mails = [m for m in tx.outbox.all() if m["status"] in wanted]
+        mails = [m for m in tx.outbox.all() if m.status in wanted]
     if status in ("sent", "failed"):  # sent mail, and mail failed long ago, is archived
-        mails += [m for m in store.archive.records("outbox") if m["status"] in wanted]
-    return sorted(mails, key=lambda m: m["created_at"])
+        mails += [m for m in _archived(store) if m.status in wanted]
+    return sorted(mails, key=lambda m: m.created_at)
 
 
-def _resolve(store: Store, queued: list[dict[str, Any]], given: str) -> str:
+def _archived(store: Store) -> list[MailRecord]:
+    return [MailRecord.from_doc(doc) for doc in store.archive.records("outbox")]
+
+
+def _resolve(store: Store, queued: list[MailRecord], given: str) -> str:
     """The id of the one queued mail GIVEN names (its id, or a unique prefix)."""
     if len(given) < MIN_PREFIX:
         raise UserError(f"mail id {given!r} is too short (at least {MIN_PREFIX} characters)")
-    found = [m["id"] for m in queued if m["id"] == given] or [
-        m["id"] for m in queued if m["id"].startswith(given)
+    found = [m.id for m in queued if m.id == given] or [
+        m.id for m in queued if m.id.startswith(given)
     ]
     if len(found) == 1:
         return found[0]
     if found:
         raise UserError(f"mail id {given!r} names {len(found)} mails: give more of it")
-    archived = [m for m in store.archive.records("outbox") if m["id"].startswith(given)]
-    if any(m["status"] == "sent" for m in archived):
+    archived = [m for m in _archived(store) if m.id.startswith(given)]
+    if any(m.status is MailStatus.SENT for m in archived):
         raise UserError(f"mail {given} was sent already")
     if archived:
         raise UserError(f"mail {given} failed over 30 days ago; its bytes are no longer kept")

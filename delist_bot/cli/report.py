@@ -97,10 +97,10 @@ def _email(config: Config, now: datetime) -> None:
     if not (result.sent or result.retrying or result.failed):
         raise UserError("no [review] operators configured: no digest to send")
     if result.sent:
-        click.echo(f"digest sent to {', '.join(m['to'] for m in result.sent)}")
+        click.echo(f"digest sent to {', '.join(m.to for m in result.sent)}")
         return
     problem = (result.retrying or result.failed)[0]
-    raise UserError(f"digest not sent: {problem['last_error']}")
+    raise UserError(f"digest not sent: {problem.last_error}")
 
 
 @cli.command()
@@ -108,7 +108,7 @@ def _email(config: Config, now: datetime) -> None:
 def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
     from delist_bot.cli.quarantine import unattended
-    from delist_bot.core.models import OPEN_STATUSES
+    from delist_bot.core.models import OPEN_STATUSES, WAITING_MAIL, MailStatus
     from delist_bot.mailbox import MailboxError, open_mailbox
     from delist_bot.reports.health import Facts, verdict
     from delist_bot.smtp.transport import can_send
@@ -135,8 +135,8 @@ def status(config_path: str | None) -> None:
             mailbox_error=mailbox_error,
             smtp_error=smtp_error,
             worker_running=store.worker_running(),
-            pending=sum(1 for d in outbox if d["status"] in ("pending", "sending")),
-            failed=sum(1 for d in outbox if d["status"] == "failed"),
+            pending=sum(1 for m in outbox if m.status in WAITING_MAIL),
+            failed=sum(1 for m in outbox if m.status is MailStatus.FAILED),
             oldest_open_hours=max(
                 ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
             ),

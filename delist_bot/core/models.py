@@ -292,3 +292,35 @@ class MessageRecord:
     def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
         fields = {k: doc.get(k) for k in cls.__dataclass_fields__ if k != "received_at"}
         return cls(**{**fields, "received_at": datetime.fromisoformat(doc["received_at"])})
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """Why one message went to the quarantine folder (its bytes stay in the mailbox). Records
+    from before ids and kinds were kept have neither: `quarantine.entries` tells them apart."""
+
+    uid: str
+    key: str
+    reason: str
+    at: datetime
+    id: str | None = None
+    kind: str | None = None  # a quarantine.QuarantineKind value
+    sha256: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "uid": self.uid, "key": self.key}
+        doc |= {"reason": self.reason, "at": self.at.isoformat(), "kind": self.kind}
+        doc["sha256"] = self.sha256
+        return {key: value for key, value in doc.items() if value is not None}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> QuarantineRecord:
+        return cls(
+            uid=doc["uid"],
+            key=doc["key"],
+            reason=doc.get("reason", ""),
+            at=datetime.fromisoformat(doc["at"]),
+            id=doc.get("id"),
+            kind=doc.get("kind"),
+            sha256=doc.get("sha256"),
+        )

@@ -23,7 +23,7 @@ from delist_bot.compose.replies import Sender
 from delist_bot.config import Config, resolve
 from delist_bot.core import cases, sla
 from delist_bot.core.evidence import Evidence
-from delist_bot.core.models import Action, Case, Extraction
+from delist_bot.core.models import Action, Case, Extraction, MailRecord, MailStatus
 from delist_bot.core.quarantine import QuarantineKind, quarantine_record
 from delist_bot.core.rules import request_action
 from delist_bot.evidence.gather import Gatherer
@@ -48,9 +48,9 @@ def utcnow() -> datetime:
 @dataclass
 class PassReport:
     processed: list[Processed] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    retrying: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[MailRecord] = field(default_factory=list)
+    retrying: list[MailRecord] = field(default_factory=list)
+    failed: list[MailRecord] = field(default_factory=list)
     deadlines: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -409,13 +409,15 @@ class Worker:
             if mail_id is not None:
                 tx.outbox.update(mail_id, **entry)
         for attempt in courier.finished():
-            status = attempt.changes["status"]
-            bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
-            bucket[status].append({**attempt.mail, **attempt.changes})
-            if status != "sent":
-                log.warning(
-                    "mail %s to %s: %s", attempt.mail["kind"], attempt.mail["to"], attempt.detail
-                )
+            mail = MailRecord.from_doc({**attempt.mail.to_doc(), **attempt.changes})
+            bucket = {
+                MailStatus.SENT: report.sent,
+                MailStatus.PENDING: report.retrying,
+                MailStatus.FAILED: report.failed,
+            }
+            bucket[mail.status].append(mail)
+            if mail.status is not MailStatus.SENT:
+                log.warning("mail %s to %s: %s", mail.kind, mail.to, attempt.detail)
         return files
 
     # The loop -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from delist_bot.compose.replies import Sender
 from delist_bot.config import ConfigError, from_dict
 from delist_bot.core import budget, cases
 from delist_bot.core.budget import Counts, Limits, Recipient, Verdict
-from delist_bot.core.models import CaseStatus, Extraction
+from delist_bot.core.models import CaseStatus, Extraction, MailRecord
 from delist_bot.core.review import Command
 from delist_bot.core.rules import Route, route
 from delist_bot.runtime.pipeline import apply_decision, deadline_pass, process
@@ -155,7 +155,7 @@ def variant(raw: bytes, n: int) -> bytes:
     return raw.replace(b"Message-ID: <", b"Message-ID: <v%d-" % n, 1)
 
 
-def outbox(store: Store) -> list[dict]:
+def outbox(store: Store) -> list[MailRecord]:
     with store.transaction() as tx:
         return tx.outbox.all()
 
@@ -175,7 +175,7 @@ def test_a_reviewer_decision_reaches_a_requester_whose_budget_is_spent(tmp_path:
         )
         apply_decision(tx, decision, REVIEWER, T0, SETTINGS)
         counted = tx.replies.counts(Recipient.of("mario@mail.example.org"), T0, Limits())
-    assert [d["kind"] for d in outbox(store) if d["to"] == "mario@mail.example.org"] == [
+    assert [d.kind for d in outbox(store) if d.to == "mario@mail.example.org"] == [
         "review",
         "need_info",
         "need_info",
@@ -204,7 +204,7 @@ def test_a_holding_reply_waits_while_the_budget_is_spent(tmp_path: Path) -> None
         "holding"
     )
     assert case.breached_at == T0 + timedelta(hours=55)  # the promise was missed, on the record
-    assert [d["kind"] for d in outbox(store)].count("holding") == 1
+    assert [d.kind for d in outbox(store)].count("holding") == 1
 
 
 def test_a_request_over_the_budget_opens_no_case_and_joins_none(tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_a_request_over_the_budget_opens_no_case_and_joins_none(tmp_path: Path) 
     with store.transaction() as tx:
         assert [c.id for c in tx.cases.all()] == ["DL-000001"]
         assert [e.kind for e in tx.cases.get("DL-000001").events] == ["opened", "reply_review"]
-    assert [d["kind"] for d in outbox(store)] == ["review", "reviewer_notification"]
+    assert [d.kind for d in outbox(store)] == ["review", "reviewer_notification"]
 
 
 def test_the_reply_counts_are_pruned_with_their_window(tmp_path: Path) -> None:

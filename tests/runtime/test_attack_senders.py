@@ -251,7 +251,7 @@ def test_a_message_the_extractor_raises_on_is_quarantined_with_its_own_reason(
     ]
     with Store(tmp_path / "store.json").transaction() as tx:
         [record] = tx.quarantine.all()
-    assert record["reason"] == "internal error: RuntimeError: a bug in the extractor"
+    assert record.reason == "internal error: RuntimeError: a bug in the extractor"
 
 
 def ndr_for(ip: str) -> str:

@@ -103,8 +103,8 @@ def test_an_smtp_server_that_never_answers_keeps_mail_queued(
     report = Worker(config).run_once(NOW)
     assert len(silent.held) == 1  # one connection and its one timeout, not one per mail
     assert len(report.retrying) == 20
-    assert "timed out" in report.retrying[0]["last_error"]
-    assert all("timed out" in m["last_error"] for m in report.retrying)
+    assert "timed out" in (report.retrying[0].last_error or "")
+    assert all("timed out" in (m.last_error or "") for m in report.retrying)
 
 
 def test_a_failing_mailbox_is_logged_once_and_recovery_too(
@@ -201,7 +201,7 @@ def test_two_bots_facing_each_other_stop(tmp_path: Path) -> None:
         answers = []
         for mail in report.sent:
             ours = (
-                (Path(config.smtp.path) / f"{mail['id']}.eml")
+                (Path(config.smtp.path) / f"{mail.id}.eml")
                 .read_bytes()
                 .split(b"\r\n\r\n", 1)[0]
                 .decode()

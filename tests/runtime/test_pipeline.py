@@ -26,7 +26,7 @@ def run(store: Store, raw: bytes, at: datetime):
 
 def sent(store: Store, kind: str):
     with store.transaction() as tx:
-        return [message_from_bytes(raw_of(store, d)) for d in tx.outbox.all() if d["kind"] == kind]
+        return [message_from_bytes(raw_of(store, m)) for m in tx.outbox.all() if m.kind == kind]
 
 
 def test_a_need_info_follow_up_with_the_ndr_becomes_a_review_case(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_a_mail_costs_its_own_size_in_the_spool_and_comes_back_byte_for_byte(
     (spooled,) = (tmp_path / "s.json.spool").iterdir()
     assert spooled.stat().st_size <= 1.4 * (len(raw) + 6)  # was about 5x: \u00e9 for each é
     with store.transaction() as tx:
-        docs = {doc["id"]: doc for doc in tx.outbox.all()}
+        docs = {mail.id: mail for mail in tx.outbox.all()}
         assert (
             tx.outbox.mail_bytes(docs["m1"]) == raw
             and tx.outbox.mail_bytes(docs["m2"]) == b"short\n"
@@ -78,10 +78,15 @@ def test_a_spool_file_of_the_old_format_is_still_read(tmp_path: Path) -> None:
     old = {"id": "old1", "raw": (b"old " + LATIN1).decode("latin-1")}
     (tmp_path / "s.json.spool" / "0ld.jsonl").write_text(json.dumps(old) + "\n")
     with store.transaction() as tx:
-        old_doc = {**tx.outbox.all()[0], "id": "old1", "body": "old1", "spool": "0ld.jsonl"}
+        old_doc = {
+            **tx.outbox.all()[0].to_doc(),
+            "id": "old1",
+            "body": "old1",
+            "spool": "0ld.jsonl",
+        }
         tx.db.table("outbox").insert(old_doc)
     with store.transaction() as tx:
-        docs = {doc["id"]: doc for doc in tx.outbox.all()}
+        docs = {mail.id: mail for mail in tx.outbox.all()}
         assert tx.outbox.mail_bytes(docs["old1"]) == b"old " + LATIN1
         assert tx.outbox.mail_bytes(docs["m1"]) == b"new"
     store.compact(NOW)  # both are still wanted

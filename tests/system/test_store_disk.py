@@ -94,7 +94,7 @@ def state_of(store: Store) -> tuple:
         return (
             tx.state.get("counter"),
             sorted(tx.state.get("seen", {})),
-            sorted(doc["id"] for doc in tx.outbox.all()),
+            sorted(mail.id for mail in tx.outbox.all()),
             [c.id for c in tx.cases.all()],
             tx.cases.open_for_ip("81.2.69.142"),
         )
@@ -218,11 +218,11 @@ def test_an_8_5_mb_latin_1_request_fits_a_40_mb_disk(tmpfs: Callable[[str], Path
     spooled = sum(p.stat().st_size for p in (disk / "store.json.spool").iterdir())
     assert spooled <= 1.4 * len(raw)
     with store.transaction() as tx:
-        notification = next(d for d in tx.outbox.all() if d["kind"] == "reviewer_notification")
+        notification = next(m for m in tx.outbox.all() if m.kind == "reviewer_notification")
         attached = tx.outbox.mail_bytes(notification)  # the request, as it came, for the reviewers
         assert attached.count(LINE.rstrip(b"\n")) == raw.count(LINE.rstrip(b"\n")) > 100_000
-        for doc in tx.outbox.all():
-            tx.outbox.update(doc["id"], status="sent", sent_at=NOW.isoformat())
+        for mail in tx.outbox.all():
+            tx.outbox.update(mail.id, status="sent", sent_at=NOW.isoformat())
     store.compact(NOW + timedelta(days=1))  # sent: the spool file goes
     assert list((disk / "store.json.spool").iterdir()) == []
     assert len(store.archive.records("outbox")) == 2

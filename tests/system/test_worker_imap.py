@@ -199,13 +199,13 @@ def test_smtp_temporary_then_permanent_failure(
     deliver(dovecot, imap_user, [PORTAL.read_bytes()])
     smtp_server.recorder.reply = "451 4.3.0 try again later"
     first = Worker(imap_config).run_once(NOW)
-    assert [m["status"] for m in first.retrying] == ["pending"]
-    assert first.retrying[0]["next_attempt_at"] > NOW.isoformat()
+    assert [m.status for m in first.retrying] == ["pending"]
+    assert first.retrying[0].next_attempt_at > NOW
     assert Worker(imap_config).deliver(NOW + timedelta(seconds=10)).sent == []  # not due yet
 
     smtp_server.recorder.reply = "550 5.1.1 no such user"
     failed = Worker(imap_config).deliver(NOW + timedelta(minutes=2)).failed
-    assert failed[0]["status"] == "failed" and failed[0]["last_error"].startswith("550")
+    assert failed[0].status == "failed" and (failed[0].last_error or "").startswith("550")
     assert smtp_server.recorder.messages == []
 
 
@@ -215,7 +215,7 @@ def test_smtp_down_keeps_the_mail_queued(
     deliver(dovecot, imap_user, [PORTAL.read_bytes()])
     smtp_server.stop()
     report = Worker(imap_config).run_once(NOW)
-    assert len(report.retrying) == 1 and "Error" in report.retrying[0]["last_error"]
+    assert len(report.retrying) == 1 and "Error" in (report.retrying[0].last_error or "")
     restarted = SmtpServer.start()
     try:
         moved = dataclasses.replace(
@@ -238,14 +238,14 @@ def test_a_pass_over_an_empty_mailbox_sends_a_dead_senders_claim(
     store = Store(Path(imap_config.store.path))
     with store.transaction() as tx:
         [mail] = tx.outbox.all()
-        tx.outbox.update(mail["id"], status="sending", claimed_at=NOW.isoformat())
+        tx.outbox.update(mail.id, status="sending", claimed_at=NOW.isoformat())
     restarted = SmtpServer.start()
     try:
         moved = dataclasses.replace(
             imap_config, smtp=dataclasses.replace(imap_config.smtp, port=restarted.port)
         )
         report = Worker(moved).run_once(NOW + timedelta(minutes=6))
-        assert [m["kind"] for m in report.sent] == ["portal"]
+        assert [m.kind for m in report.sent] == ["portal"]
         assert len(restarted.recorder.messages) == 1
     finally:
         restarted.stop()

@@ -69,14 +69,13 @@ class Outbox:
             self._new = []
             self._ids = None
 
-    def mail_bytes(self, doc: dict[str, Any]) -> bytes:
+    def mail_bytes(self, mail: MailRecord) -> bytes:
         """A queued mail's bytes: from this transaction, or from the spool file of its commit."""
-        body = doc.get("body", doc["id"])  # records from before team mail was split
-        if doc["spool"] == self.spool_name:
-            return self.spooled[body]
-        return spool_mail(self._spool / doc["spool"], body)
+        if mail.spool == self.spool_name:
+            return self.spooled[mail.body]
+        return spool_mail(self._spool / mail.spool, mail.body)
 
-    def claim(self, now: datetime, limit: int = 1) -> list[dict[str, Any]]:
+    def claim(self, now: datetime, limit: int = 1) -> list[MailRecord]:
         """The oldest mail due at NOW, marked as being sent. A claim older than CLAIM_TIMEOUT
         belongs to a sender that died and is due again."""
         stale = (now - CLAIM_TIMEOUT).isoformat()
@@ -86,30 +85,39 @@ class Outbox:
         self.flush()
         table = self._db.table("outbox")
         docs = sorted(table.search(due | orphaned), key=lambda d: d["created_at"])
-        claimed, lost = [], []
+        claimed: list[tuple[int, MailRecord]] = []
         for doc in docs:
             if len(claimed) == limit:
                 break
-            (claimed if self._bytes_kept(doc) else lost).append(doc)
+            mail, problem = self._sendable(doc)
+            if mail is None:  # this mail fails, the rest goes on
+                fields = {"status": MailStatus.FAILED.value, "last_error": problem}
+                table.update({**fields, "failed_at": now.isoformat()}, doc_ids=[doc.doc_id])
+            else:
+                claimed.append((doc.doc_id, mail))
         if claimed:  # one update by document id: TinyDB rewrites its table once per call
             sending = {"status": MailStatus.SENDING.value, "claimed_at": now.isoformat()}
-            table.update(sending, doc_ids=[doc.doc_id for doc in claimed])
-        if lost:  # a spool file removed by hand: that mail fails, the rest goes on
-            failed = {"status": MailStatus.FAILED.value, "last_error": LOST_BYTES}
-            table.update({**failed, "failed_at": now.isoformat()}, doc_ids=[d.doc_id for d in lost])
-        return [dict(doc) for doc in claimed]
+            table.update(sending, doc_ids=[doc_id for doc_id, _ in claimed])
+        return [mail for _, mail in claimed]  # as found: their attempts start from that
 
-    def _bytes_kept(self, doc: dict[str, Any]) -> bool:
+    def _sendable(self, doc: dict[str, Any]) -> tuple[MailRecord | None, str]:
+        """DOC as a record whose bytes are kept, or None and why not (a damaged record, or a
+        spool file removed by hand)."""
         try:
-            self.mail_bytes(doc)
+            mail = MailRecord.from_doc(doc)
+        except (KeyError, ValueError, TypeError) as exc:
+            return None, f"its record is damaged ({type(exc).__name__}: {exc})"
+        try:
+            self.mail_bytes(mail)
         except (OSError, KeyError, ValueError):
-            return False
-        return True
+            return None, LOST_BYTES
+        return mail, ""
 
-    def all(self, status: str | None = None) -> list[dict[str, Any]]:
+    def all(self, status: MailStatus | None = None) -> list[MailRecord]:
         self.flush()
         table = self._db.table("outbox")
-        return list(table.search(self._q.status == status) if status else table.all())
+        found = table.search(self._q.status == status) if status else table.all()
+        return [MailRecord.from_doc(doc) for doc in found]
 
     def update(self, mail_id: str, **fields: Any) -> None:
         """Change a queued mail; one that is sent leaves for the archive (a failed one stays,
@@ -129,7 +137,7 @@ class Outbox:
             self._gone.append(doc_id)
             del self._ids[mail_id]
 
-    def retry(self, mail_id: str, now: datetime) -> dict[str, Any]:
+    def retry(self, mail_id: str, now: datetime) -> MailRecord:
         """Queue a failed (or waiting) mail again, due at NOW with three days to go; the record
         as it now is. KeyError when no mail in the hot store has that id."""
         self.flush()
@@ -146,7 +154,7 @@ class Outbox:
             "claimed_at": None,
         }
         table.update(changes, doc_ids=[doc.doc_id])
-        return {**doc, **changes}
+        return MailRecord.from_doc({**doc, **changes})
 
     def take_old(self, now: datetime) -> list[dict[str, Any]]:
         """Remove and return the mail failed over FAILED_MAIL_HOT ago (for the archive)."""

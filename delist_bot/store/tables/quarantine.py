@@ -10,6 +10,7 @@ from typing import Any
 
 from tinydb import Query, TinyDB
 
+from delist_bot.core.models import QuarantineRecord
 from delist_bot.store.tables.history import take
 
 QUARANTINE_HOT = timedelta(days=30)
@@ -19,11 +20,11 @@ class Quarantine:
     def __init__(self, db: TinyDB) -> None:
         self._db = db
 
-    def record(self, record: dict[str, Any]) -> None:
-        self._db.table("quarantine").insert(record)
+    def record(self, record: QuarantineRecord) -> None:
+        self._db.table("quarantine").insert(record.to_doc())
 
-    def all(self) -> list[dict[str, Any]]:
-        return list(self._db.table("quarantine").all())
+    def all(self) -> list[QuarantineRecord]:
+        return [QuarantineRecord.from_doc(doc) for doc in self._db.table("quarantine").all()]
 
     def take_old(self, now: datetime) -> list[dict[str, Any]]:
         """Remove and return the records older than QUARANTINE_HOT (for the archive)."""

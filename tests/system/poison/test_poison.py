@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from delist_bot.core.models import OPEN_STATUSES
+from delist_bot.core.models import OPEN_STATUSES, QuarantineRecord
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings, read_tsv
 from tests.support.imap_helpers import count, deliver
@@ -213,9 +213,9 @@ def leftovers(store: Path) -> tuple[list[str], list[str]]:
     with Store(store).transaction() as tx:
         outbox, cases = tx.outbox.all(), tx.cases.all()
     return [
-        f"{m['kind']} to {m['to']!r}: {m['status']} {m['last_error'] or ''}"
+        f"{m.kind} to {m.to!r}: {m.status} {m.last_error or ''}"
         for m in outbox
-        if m["status"] != "sent" and not (m["status"] == "failed" and m["last_error"])
+        if m.status != "sent" and not (m.status == "failed" and m.last_error)
     ], [c.id for c in cases if c.status not in OPEN_STATUSES]
 
 
@@ -228,9 +228,10 @@ def verdict(store: Path, uid: str) -> Verdict | None:
     handle = Store(store)
     with handle.transaction() as tx:
         quarantined = tx.quarantine.all()
-    for record in quarantined + handle.archive.records("quarantine"):
-        if record["uid"] == uid:
-            return Verdict("quarantined", record["reason"] or "")
+    archived = [QuarantineRecord.from_doc(d) for d in handle.archive.records("quarantine")]
+    for record in quarantined + archived:
+        if record.uid == uid:
+            return Verdict("quarantined", record.reason or "")
     for record in handle.archive.records("messages"):
         if record["uid"] == uid:
             return Verdict(record["outcome"], record["reason"] or "")
