@@ -75,7 +75,7 @@ def with_history(folder: Path, closed: int, messages_per_day: int) -> Store:
     )
     store.archive.append("messages", list(records))
     with store.transaction() as tx:
-        tx.set_state("case_counter", closed)
+        tx.state.set("case_counter", closed)
     return store
 
 

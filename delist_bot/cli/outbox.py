@@ -15,6 +15,7 @@ from delist_bot.cli.app import (
     one_line_errors,
     print_json,
 )
+from delist_bot.core.models import MailStatus
 from delist_bot.services import outbox as service
 from delist_bot.services.outbox import SHOWN
 
@@ -38,7 +39,7 @@ def list_mail(config_path: str | None, status: str | None, as_json: bool) -> Non
     with one_line_errors():
         mails = service.mail(load_config(config_path), status)
     if as_json:
-        print_json(mails)
+        print_json([mail.to_doc() for mail in mails])
         return
     if not mails:
         click.echo(f"no {status or 'pending or failed'} mail")
@@ -48,11 +49,11 @@ def list_mail(config_path: str | None, status: str | None, as_json: bool) -> Non
     )
     for mail in mails:
         click.echo(
-            f"{mail['id'][:14]:<14} {mail['status']:<8} {mail['kind']:<22} "
-            f"{mail['attempts']:>5}  {mail['created_at'][:16]:<16}  {mail['to']}"
+            f"{mail.id[:14]:<14} {mail.status:<8} {mail.kind:<22} "
+            f"{mail.attempts:>5}  {mail.created_at.isoformat()[:16]:<16}  {mail.to}"
         )
-        if mail.get("last_error") and mail["status"] != "sent":
-            click.echo(f"{'':<14} {mail['last_error']}")
+        if mail.last_error and mail.status is not MailStatus.SENT:
+            click.echo(f"{'':<14} {mail.last_error}")
 
 
 @outbox.command("retry")
@@ -70,6 +71,6 @@ def retry(config_path: str | None, mail_ids: tuple[str, ...], all_failed: bool) 
     if not done:
         click.echo("no failed mail")
     for mail in done:
-        click.echo(f"queued again: {mail['id']} {mail['kind']} to {mail['to']}")
+        click.echo(f"queued again: {mail.id} {mail.kind} to {mail.to}")
     if done:
         click.echo("the worker sends them with its next outbox run")

@@ -81,10 +81,10 @@ def _email(config: Config, now: datetime) -> None:
     if not (result.sent or result.retrying or result.failed):
         raise UserError("no [review] operators configured: no digest to send")
     if result.sent:
-        click.echo(f"digest sent to {', '.join(m['to'] for m in result.sent)}")
+        click.echo(f"digest sent to {', '.join(m.to for m in result.sent)}")
         return
     problem = (result.retrying or result.failed)[0]
-    raise UserError(f"digest not sent: {problem['last_error']}")
+    raise UserError(f"digest not sent: {problem.last_error}")
 
 
 @cli.command()

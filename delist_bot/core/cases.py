@@ -79,7 +79,7 @@ def too_late(case: Case, word: str) -> str | None:
     note or a take, and a delisting a policy made also a deny (the overturn)."""
     if word in ("note", "take") or (word == "deny" and overturnable(case)) or not is_final(case):
         return None
-    return f"{case.id} is already {case.status.value}"
+    return f"{case.id} is already {case.status.value}; only note and take work now"
 
 
 def open_case(
@@ -198,7 +198,6 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
     if word == "deny" and overturnable(case):
         return _overturn(case, note, now)
     if (late := too_late(case, word)) is not None:
-        late = f"{late}; only note works now"
         return Decision(
             _with(case, Event(now, reviewer, "ignored_command", f"{word}: {late}"), None),
             (Notice("reviewer_help", Audience.REVIEWER, late),),

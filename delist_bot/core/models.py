@@ -199,3 +199,165 @@ class OutgoingMail:
     @property
     def envelope(self) -> tuple[str, ...]:
         return self.recipients or (self.to,)
+
+
+class MailStatus(StrEnum):
+    """Where an outbox mail is: waiting for its attempt, being sent, sent, or given up."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+WAITING_MAIL = frozenset({MailStatus.PENDING, MailStatus.SENDING})
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """One envelope recipient's copy of a queued mail, as the outbox keeps it; its bytes are
+    `body` in the spool file `spool`."""
+
+    id: str
+    body: str
+    spool: str
+    kind: str
+    to: str
+    message_id: str
+    created_at: datetime
+    next_attempt_at: datetime
+    case_id: str | None = None
+    status: MailStatus = MailStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    claimed_at: datetime | None = None
+    failed_at: datetime | None = None
+    retried_at: datetime | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        """The stored document (the keys of a new mail; failed_at and retried_at once set)."""
+        doc = {
+            "spool": self.spool,
+            "body": self.body,
+            "id": self.id,
+            "kind": self.kind,
+            "to": self.to,
+            "case_id": self.case_id,
+            "message_id": self.message_id,
+            "created_at": self.created_at.isoformat(),
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.isoformat(),
+            "last_error": self.last_error,
+            "sent_at": _text(self.sent_at),
+            "claimed_at": _text(self.claimed_at),
+        }
+        for key in ("failed_at", "retried_at"):
+            if getattr(self, key) is not None:
+                doc[key] = _text(getattr(self, key))
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> MailRecord:
+        created = datetime.fromisoformat(doc["created_at"])
+        return cls(
+            id=doc["id"],
+            body=doc.get("body", doc["id"]),  # records from before team mail was split
+            spool=doc["spool"],
+            kind=doc["kind"],
+            to=doc["to"],
+            message_id=doc.get("message_id", ""),
+            created_at=created,
+            next_attempt_at=_time(doc.get("next_attempt_at")) or created,
+            case_id=doc.get("case_id"),
+            status=MailStatus(doc["status"]),
+            attempts=int(doc.get("attempts") or 0),
+            last_error=doc.get("last_error"),
+            sent_at=_time(doc.get("sent_at")),
+            claimed_at=_time(doc.get("claimed_at")),
+            failed_at=_time(doc.get("failed_at")),
+            retried_at=_time(doc.get("retried_at")),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """What the worker did with one message: the record that makes a second pass a no-op, and
+    the reports' source for throughput and outcomes."""
+
+    key: str
+    uid: str
+    received_at: datetime
+    action: str | None
+    outcome: str
+    message_id: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+    case_id: str | None = None
+    ndr_code: str | None = None
+    ip: str | None = None
+    language: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "uid": self.uid,
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "subject": self.subject,
+            "received_at": self.received_at.isoformat(),
+            "action": self.action,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "case_id": self.case_id,
+            "ndr_code": self.ndr_code,
+            "ip": self.ip,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> MessageRecord:
+        fields = {k: doc.get(k) for k in cls.__dataclass_fields__ if k != "received_at"}
+        return cls(**{**fields, "received_at": datetime.fromisoformat(doc["received_at"])})
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """Why one message went to the quarantine folder (its bytes stay in the mailbox). Records
+    from before ids and kinds were kept have neither: `quarantine.entries` tells them apart."""
+
+    uid: str
+    key: str
+    reason: str
+    at: datetime
+    id: str | None = None
+    kind: str | None = None  # a quarantine.QuarantineKind value
+    sha256: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "uid": self.uid, "key": self.key}
+        doc |= {"reason": self.reason, "at": self.at.isoformat(), "kind": self.kind}
+        doc["sha256"] = self.sha256
+        return {key: value for key, value in doc.items() if value is not None}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> QuarantineRecord:
+        return cls(
+            uid=doc["uid"],
+            key=doc["key"],
+            reason=doc.get("reason", ""),
+            at=datetime.fromisoformat(doc["at"]),
+            id=doc.get("id"),
+            kind=doc.get("kind"),
+            sha256=doc.get("sha256"),
+        )

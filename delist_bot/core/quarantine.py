@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from delist_bot.core.models import QuarantineRecord
+
 HANDLED_STATE = "quarantine_handled"  # the store state key: record id -> how and when handled
 INTERNAL_PREFIX = "internal error:"
 
@@ -55,35 +57,31 @@ def quarantine_record(
     now: datetime,
     kind: QuarantineKind,
     raw: bytes | None,
-) -> dict[str, Any]:
+) -> QuarantineRecord:
     """The store's record of one quarantined message (its bytes stay in the mailbox)."""
-    at = now.isoformat()
-    record = {"id": record_id(uid, key, at), "uid": uid, "key": key, "reason": reason, "at": at}
-    record["kind"] = kind.value
-    if raw is not None:
-        record["sha256"] = hashlib.sha256(raw).hexdigest()
-    return record
+    ident = record_id(uid, key, now.isoformat())
+    sha256 = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    return QuarantineRecord(uid, key, reason, now, ident, kind.value, sha256)
 
 
-def entries(records: Iterable[Mapping[str, Any]], handled: Mapping[str, Any]) -> list[Entry]:
+def entries(records: Iterable[QuarantineRecord], handled: Mapping[str, Any]) -> list[Entry]:
     """The records, oldest first, with what was done about each (records written before the
     kind was kept are told apart by their reason)."""
     found = []
     for r in records:
-        ident = r.get("id") or record_id(r["uid"], r["key"], r["at"])
-        internal = r.get("kind") == "internal" or (
-            "kind" not in r and str(r.get("reason", "")).startswith(INTERNAL_PREFIX)
-        )
+        at = r.at.isoformat()
+        ident = r.id or record_id(r.uid, r.key, at)
+        internal = r.kind == "internal" or (r.kind is None and r.reason.startswith(INTERNAL_PREFIX))
         done = handled.get(ident) or {}
         found.append(
             Entry(
                 id=ident,
-                uid=r["uid"],
-                key=r["key"],
-                reason=r.get("reason", ""),
-                at=r["at"],
+                uid=r.uid,
+                key=r.key,
+                reason=r.reason,
+                at=at,
                 kind=QuarantineKind.INTERNAL if internal else QuarantineKind.INPUT,
-                sha256=r.get("sha256"),
+                sha256=r.sha256,
                 handled=Handling(done["how"]) if done else None,
                 handled_at=done.get("at"),
             )

@@ -12,7 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from delist_bot.core.blocklist import neighbourhood
-from delist_bot.core.models import OPEN_STATUSES, Action, Case, CaseStatus, Outcome
+from delist_bot.core.models import (
+    OPEN_STATUSES,
+    WAITING_MAIL,
+    Action,
+    Case,
+    CaseStatus,
+    MailRecord,
+    MailStatus,
+    Outcome,
+    QuarantineRecord,
+)
 from delist_bot.core.sla import PROMISE, is_overdue
 
 AGE_BUCKETS = (
@@ -33,8 +43,8 @@ class QueueData:
 
     cases: list[Case]
     messages: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[MailRecord] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
 
 
 def hours(delta: timedelta) -> float:
@@ -177,26 +187,30 @@ def _contact(recent: list[Case]) -> dict[str, Any]:
     }
 
 
-def _outbox(outbox: list[dict[str, Any]]) -> dict[str, Any]:
-    statuses = Counter(d["status"] for d in outbox)
-    failed = sorted((d for d in outbox if d["status"] == "failed"), key=lambda d: d["created_at"])
+def _outbox(outbox: list[MailRecord]) -> dict[str, Any]:
+    statuses = Counter(m.status for m in outbox)
+    failed = sorted(
+        (m for m in outbox if m.status is MailStatus.FAILED), key=lambda m: m.created_at
+    )
     return {
-        "pending": statuses.get("pending", 0) + statuses.get("sending", 0),
-        "failed": statuses.get("failed", 0),
-        "sent": statuses.get("sent", 0),
+        "pending": sum(statuses[s] for s in WAITING_MAIL),
+        "failed": statuses[MailStatus.FAILED],
+        "sent": statuses[MailStatus.SENT],
         "failures": [
-            {"to": d["to"], "kind": d["kind"], "error": d["last_error"], "at": d["created_at"]}
-            for d in failed[-20:]
+            {"to": m.to, "kind": m.kind, "error": m.last_error, "at": m.created_at.isoformat()}
+            for m in failed[-20:]
         ],
     }
 
 
-def _quarantine(quarantine: list[dict[str, Any]], since: datetime) -> dict[str, Any]:
-    recent = [q for q in quarantine if q["at"] >= since.isoformat()]
+def _quarantine(quarantine: list[QuarantineRecord], since: datetime) -> dict[str, Any]:
+    recent = [q for q in quarantine if q.at >= since]
     return {
         "count": len(recent),
         "total": len(quarantine),
-        "recent": [{"uid": q["uid"], "reason": q["reason"], "at": q["at"]} for q in recent[-20:]],
+        "recent": [
+            {"uid": q.uid, "reason": q.reason, "at": q.at.isoformat()} for q in recent[-20:]
+        ],
     }
 
 

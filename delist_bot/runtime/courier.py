@@ -16,10 +16,11 @@ from typing import Any
 
 from delist_bot.compose.oversize import cut_notification
 from delist_bot.config import Config
+from delist_bot.core.models import MailRecord, MailStatus
 from delist_bot.runtime.journal import Journal
 from delist_bot.smtp.transport import Delivery, DeliveryOutcome, Transport
 
-Claimed = tuple[dict[str, Any], bytes]  # an outbox record and the mail's bytes
+Claimed = tuple[MailRecord, bytes]  # an outbox record and the mail's bytes
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 GIVE_UP_AFTER = timedelta(days=3)
 SWITCH_INTERVAL = 0.0001
@@ -30,28 +31,28 @@ QUEUED_BATCHES = 2  # claimed and not yet sent: bounded, so claims stay fresh an
 class Attempt:
     """One queued mail's delivery attempt: the outbox record, its new fields, the server's word."""
 
-    mail: dict[str, Any]
+    mail: MailRecord
     changes: dict[str, Any]
     detail: str
 
 
 def after_attempt(
-    mail: dict[str, Any], outcome: DeliveryOutcome, detail: str, now: datetime
+    mail: MailRecord, outcome: DeliveryOutcome, detail: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox record's new fields after one attempt: sent, retry later, or given up."""
-    attempts = int(mail.get("attempts") or 0) + 1
+    attempts = mail.attempts + 1
     if outcome is DeliveryOutcome.SENT:
         return {
-            "status": "sent",
+            "status": MailStatus.SENT.value,
             "attempts": attempts,
             "sent_at": now.isoformat(),
             "last_error": None,
         }
     # A mail queued again by `outbox retry` gets its three days from then.
-    created = _moment(mail.get("retried_at") or mail.get("created_at"), now)
+    created = _moment(mail.retried_at or mail.created_at, now)
     if outcome is DeliveryOutcome.FAILED or now - created > GIVE_UP_AFTER:
         return {
-            "status": "failed",
+            "status": MailStatus.FAILED.value,
             "attempts": attempts,
             "last_error": detail,
             "failed_at": now.isoformat(),
@@ -59,7 +60,7 @@ def after_attempt(
     delay = RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)]
     next_at = (now + timedelta(seconds=delay)).isoformat()
     return {
-        "status": "pending",
+        "status": MailStatus.PENDING.value,
         "attempts": attempts,
         "last_error": detail,
         "next_attempt_at": next_at,
@@ -144,22 +145,22 @@ class Courier:
                     DeliveryOutcome.RETRY, f"not tried, the server failed: {unreachable}"
                 )
             changes = after_attempt(mail, delivery.outcome, delivery.detail, self.now)
-            self.journal.record(mail["id"], changes)
+            self.journal.record(mail.id, changes)
             with self._done_lock:
                 self._done.append(Attempt(mail, changes, delivery.detail))
         self.journal.sync()
 
 
-def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes) -> Delivery:
+def attempt(transport: Transport, sender: str, mail: MailRecord, raw: bytes) -> Delivery:
     """One mail's attempt, whatever it holds: an exception fails this mail (with its type and
     message), never the courier, the pass or the mail after it."""
     try:
         # A reviewer notification over the server's SIZE goes out cut (it says so), rather
         # than not at all; any other mail is sent as it is, and the limit fails it.
-        case_id = str(mail.get("case_id") or "")
-        notification = mail.get("kind") == "reviewer_notification"
+        case_id = mail.case_id or ""
+        notification = mail.kind == "reviewer_notification"
         fit = partial(cut_notification, case_id=case_id) if notification else None
-        delivery = transport.send(sender, mail["to"], raw, mail["id"], fit)
+        delivery = transport.send(sender, mail.to, raw, mail.id, fit)
     except Exception as exc:  # logged once with the other failures, as one line
         transport.close()  # the conversation is in an unknown state
         delivery = Delivery(DeliveryOutcome.FAILED, f"{type(exc).__name__}: {exc}")
@@ -168,10 +169,6 @@ def attempt(transport: Transport, sender: str, mail: dict[str, Any], raw: bytes)
     return Delivery(delivery.outcome, detail)
 
 
-def _moment(value: Any, default: datetime) -> datetime:
-    """A record's ISO time; a damaged one counts as DEFAULT rather than stopping the courier."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return default
+def _moment(moment: datetime, default: datetime) -> datetime:
+    """A record's time; one without a zone counts as DEFAULT rather than stopping the courier."""
     return moment if moment.tzinfo is not None else default

@@ -25,9 +25,9 @@ def check_deadlines(store: Store, now: datetime, settings: Settings) -> list[tup
     step of the wall clock since the last pass is logged, and each breach says its cause."""
     mark = clock_mark(now)
     with store.transaction() as tx:
-        last = _mark_from(tx.get_state("clock"))
+        last = _mark_from(tx.state.get("clock"))
         step = sla.clock_step(last, mark)
-        tx.set_state("clock", _mark_doc(mark))
+        tx.state.set("clock", _mark_doc(mark))
         done = deadline_pass(tx, now, settings)
         stepped = _explain_breaches(tx, done, step, last, now)
     if step is not None:
@@ -73,7 +73,7 @@ def _explain_breaches(
     clock step."""
     blamed = []
     for case_id in dict.fromkeys(case_id for case_id, _ in done):
-        case = tx.case(case_id)
+        case = tx.cases.get(case_id)
         if case is None or case.breached_at != now or _explained(case):
             continue
         if step is not None:
@@ -82,7 +82,7 @@ def _explain_breaches(
         else:
             since = f"between {last.wall.isoformat()} and" if last else "before"
             text = f"worker_down: no pass ran {since} {now.isoformat()}"
-        tx.save_case(cases.add_event(case, cases.BOT, "breach", text, now))
+        tx.cases.save(cases.add_event(case, cases.BOT, "breach", text, now))
     return blamed
 
 

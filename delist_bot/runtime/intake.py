@@ -18,7 +18,7 @@ from datetime import datetime
 from delist_bot import failpoints
 from delist_bot.config import Config
 from delist_bot.core.evidence import Evidence
-from delist_bot.core.models import Action, Extraction
+from delist_bot.core.models import Action, Extraction, Outcome
 from delist_bot.core.quarantine import QuarantineKind, quarantine_record
 from delist_bot.core.rules import request_action
 from delist_bot.evidence.gather import Gatherer
@@ -77,9 +77,9 @@ class Intake:
             courier.wait()
             with self.store.transaction() as tx:
                 settled = self.outbox.settle(tx, courier, report)
-                tx.set_state("last_poll", now.isoformat())
-                tx.set_state("mailbox_position", mailbox.position())
-                tx.set_state("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
+                tx.state.set("last_poll", now.isoformat())
+                tx.state.set("mailbox_position", mailbox.position())
+                tx.state.set("unfiled", {"mailbox": mailbox.identity(), "uids": unfiled})
             self.outbox.journal.discard(settled)
             if not self._refused and self._move_error is not None:
                 log.info("messages are moved into %s again", self._move_error)
@@ -116,7 +116,7 @@ class Intake:
         again (reading them again would cost a fetch each pass, and once their Message-ID
         leaves the 3-day memory, a second reply). Returns those still refused, by UID."""
         with self.store.transaction() as tx:
-            stored = tx.get_state("unfiled") or {}
+            stored = tx.state.get("unfiled") or {}
         if stored.get("mailbox") != mailbox.identity():  # UIDs of another folder or UIDVALIDITY
             return {}
         unfiled: dict[str, str] = dict(stored.get("uids") or {})
@@ -217,7 +217,7 @@ class Intake:
             going = [
                 r
                 for r in results
-                if (r.outcome == "quarantined") == (folder == folders.quarantine_folder)
+                if (r.outcome is Outcome.QUARANTINED) == (folder == folders.quarantine_folder)
             ]
             if not going:
                 continue
@@ -270,7 +270,7 @@ class Intake:
             arrived_at=fetched.arrived_at,
             evidence=read.evidence,
         )
-        if result.outcome == "quarantined":
+        if result.outcome is Outcome.QUARANTINED:
             _log_quarantine(tx, result, now, fetched)
         return result
 
@@ -300,7 +300,7 @@ def _read(fetched: Fetched) -> Read:
 
 
 def _quarantined(fetched: Fetched, reason: str, kind: str = "uid") -> Processed:
-    return Processed(fetched.uid, f"{kind}:{fetched.uid}", None, None, "quarantined", reason)
+    return Processed(fetched.uid, f"{kind}:{fetched.uid}", None, None, Outcome.QUARANTINED, reason)
 
 
 def _log_quarantine(
@@ -312,13 +312,13 @@ def _log_quarantine(
 ) -> None:
     """KIND says whether bad input or a bug put it there (a bug is not quiet: see
     quarantine.py); the digest finds the message in the quarantine folder for a retry."""
-    tx.record_quarantine(
+    tx.quarantine.record(
         quarantine_record(result.uid, result.key, result.reason, now, kind, fetched.raw)
     )
 
 
 def _log_processed(result: Processed) -> None:
-    if result.outcome == "quarantined":
+    if result.outcome is Outcome.QUARANTINED:
         log.warning("quarantined message %s: %s", result.uid, result.reason)
     else:
         log.info(

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from delist_bot.config import Config
+from delist_bot.core.models import MailRecord, MailStatus
 from delist_bot.runtime.courier import Claimed, Courier
 from delist_bot.runtime.journal import Journal
 from delist_bot.runtime.passes import GROUP_BATCHES, PassReport
@@ -59,7 +60,7 @@ class Outbox:
         """Mark the oldest due mail as being sent (so no other sender takes it)."""
         # A request's reply and its reviewers' mail, for every message of a full group.
         limit = 2 * GROUP_BATCHES * self.config.mailbox.batch_size
-        return [(doc, tx.mail_bytes(doc)) for doc in tx.claim_mail(now, limit=limit)]
+        return [(doc, tx.outbox.mail_bytes(doc)) for doc in tx.outbox.claim(now, limit=limit)]
 
     def settle(self, tx: Transaction, courier: Courier, report: PassReport) -> list[Path]:
         """Take the journaled delivery results into TX (also those of a sender that died);
@@ -68,13 +69,15 @@ class Outbox:
         for entry in self.journal.entries(files):
             mail_id = entry.pop("id", None)
             if mail_id is not None:
-                tx.update_mail(mail_id, **entry)
+                tx.outbox.update(mail_id, **entry)
         for attempt in courier.finished():
-            status = attempt.changes["status"]
-            bucket = {"sent": report.sent, "pending": report.retrying, "failed": report.failed}
-            bucket[status].append({**attempt.mail, **attempt.changes})
-            if status != "sent":
-                log.warning(
-                    "mail %s to %s: %s", attempt.mail["kind"], attempt.mail["to"], attempt.detail
-                )
+            mail = MailRecord.from_doc({**attempt.mail.to_doc(), **attempt.changes})
+            bucket = {
+                MailStatus.SENT: report.sent,
+                MailStatus.PENDING: report.retrying,
+                MailStatus.FAILED: report.failed,
+            }
+            bucket[mail.status].append(mail)
+            if mail.status is not MailStatus.SENT:
+                log.warning("mail %s to %s: %s", mail.kind, mail.to, attempt.detail)
         return files

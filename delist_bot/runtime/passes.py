@@ -6,8 +6,8 @@ Shared by intake, the outbox and the worker, so none of them imports another for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from delist_bot.core.models import MailRecord
 from delist_bot.runtime.pipeline import Processed
 
 GROUP_SECONDS = 1.0  # a backlog is committed about once a second ...
@@ -17,7 +17,7 @@ GROUP_BATCHES = 10  # ... and holds at most this many fetched batches in memory
 @dataclass
 class PassReport:
     processed: list[Processed] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    retrying: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[MailRecord] = field(default_factory=list)
+    retrying: list[MailRecord] = field(default_factory=list)
+    failed: list[MailRecord] = field(default_factory=list)
     deadlines: list[tuple[str, str]] = field(default_factory=list)

@@ -25,6 +25,7 @@ from delist_bot.core.models import (
     Case,
     CaseStatus,
     Extraction,
+    MessageRecord,
     Outcome,
     OutgoingMail,
 )
@@ -124,7 +125,7 @@ def process(
     extraction = extraction if extraction is not None else extract(raw)
     received = min(arrived_at or now, now)
     key = message_key(extraction, raw)
-    if tx.seen(key):
+    if tx.messages.seen(key):
         why = "this Message-ID was handled before"
         return Processed(uid, key, extraction.sender, None, Outcome.DUPLICATE_DELIVERY, why)
     named = _case_named_by(tx, extraction)
@@ -142,22 +143,22 @@ def process(
         done.replies,
         done.reply_ids,
     )
-    tx.record_message(
-        {
-            "key": key,
-            "uid": uid,
-            "message_id": extraction.message_id,
-            "sender": extraction.sender,
-            "subject": extraction.subject,
-            "received_at": received.isoformat(),
-            "action": result.action,
-            "outcome": result.outcome.value,
-            "reason": result.reason,
-            "case_id": result.case_id,
-            "ndr_code": extraction.ndr_code,
-            "ip": extraction.ip,
-            "language": extraction.language,
-        }
+    tx.messages.record(
+        MessageRecord(
+            key=key,
+            uid=uid,
+            message_id=extraction.message_id,
+            sender=extraction.sender,
+            subject=extraction.subject,
+            received_at=received,
+            action=result.action,
+            outcome=result.outcome.value,
+            reason=result.reason,
+            case_id=result.case_id,
+            ndr_code=extraction.ndr_code,
+            ip=extraction.ip,
+            language=extraction.language,
+        )
     )
     return result
 
@@ -189,8 +190,8 @@ def _case_named_by(tx: Transaction, extraction: Extraction) -> Case | None:
     them is, else the first named (which makes no follow-up: see rules.route)."""
     tagged = review.case_tag(extraction.subject)
     named = [
-        tx.case(tagged) if tagged else None,
-        tx.case_for_messages((extraction.in_reply_to or "", *extraction.references)),
+        tx.cases.get(tagged) if tagged else None,
+        tx.cases.for_messages((extraction.in_reply_to or "", *extraction.references)),
     ]
     found = [case for case in named if case is not None]
     return next((c for c in found if speaks_for(extraction, c)), found[0] if found else None)
@@ -212,14 +213,14 @@ def _request(tx: Transaction, m: Incoming) -> Handled:
     decided = plan(extraction, _request_facts(tx, m), now, settings, m.received, m.evidence)
     case, mails = answer(extraction, decided, settings, now)
     if decided.delist and case is not None:
-        network = tx.record_delisting(case.ip, now, case.id)
+        network = tx.blocklist.record_delisting(case.ip, now, case.id)
         text = f"removed {network}" if network else "the IP was not listed"
         case = cases.add_event(case, cases.POLICY_ACTOR, "blocklist", text, now)
     if decided.case_is_new:
-        tx.next_case_number()
+        tx.cases.next_number()
         mails += _notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings)
     if case is not None:
-        tx.save_case(case)
+        tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     action = decided.action.value if decided.action else None
     reason = decided.reason or (f"names {m.named.id}, not its requester" if m.named else "")
@@ -230,11 +231,11 @@ def _request_facts(tx: Transaction, m: Incoming) -> RequestFacts:
     """What the store knows that the request's plan needs."""
     extraction, settings = m.extraction, m.settings
     listed = None
-    if settings.require_listed and extraction.ip and tx.listings():
-        listed = tx.listing_for(extraction.ip) is not None
+    if settings.require_listed and extraction.ip and tx.blocklist.listings():
+        listed = tx.blocklist.listing_for(extraction.ip) is not None
     return RequestFacts(
-        open_case=tx.open_case_for_ip(extraction.ip) if extraction.ip else None,
-        next_case_number=int(tx.get_state("case_counter", 0)) + 1,
+        open_case=tx.cases.open_for_ip(extraction.ip) if extraction.ip else None,
+        next_case_number=int(tx.state.get("case_counter", 0)) + 1,
         sent=_sent(tx, extraction.sender, m.now, settings),
         listed=listed,
         history=_history(tx, extraction.ip) if m.evidence and extraction.ip else policy.History(),
@@ -260,7 +261,7 @@ def answer(
 
 def _history(tx: Transaction, ip: str) -> policy.History:
     """Earlier requests for IP, and denials for it or its /24 (/48), for the policy's rules."""
-    nearby = tx.cases_near(ip, latest=MAX_HISTORY)
+    nearby = tx.cases.near(ip, latest=MAX_HISTORY)
     return policy.History(
         requests=tuple(c.received_at for c in nearby.same_ip),
         denials=tuple(
@@ -276,10 +277,10 @@ def _notify_reviewers(
 ) -> tuple[OutgoingMail, ...]:
     assert case is not None
     failpoints.reach("notify")  # a test holds it: is the store locked while this is written?
-    tx.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
-    nearby = tx.cases_near(case.ip, excluding=case.id)
+    tx.cases.keep_request(case.id, raw)  # whole, even when the notification must be cut to fit
+    nearby = tx.cases.near(case.ip, excluding=case.id)
     dossier = notice_mail.build_dossier(
-        case, nearby, tx.history_for(case.ip), tx.listing_for(case.ip)
+        case, nearby, tx.blocklist.history_for(case.ip), tx.blocklist.listing_for(case.ip)
     )
     mail = notice_mail.review_request(case, words, dossier, raw, settings, now)
     return (mail,) if mail else ()
@@ -293,7 +294,7 @@ def _follow_up(tx: Transaction, m: Incoming) -> Handled:
     decision = cases.follow_up(case, m.extraction, now)
     mails = _render(decision.notices, decision.case, settings, now)
     if decision.case is not case:
-        tx.save_case(decision.case)
+        tx.cases.save(decision.case)
     _enqueue(tx, mails, now, settings)
     if not decision.applied:
         relayed = cases.MAX_FOLLOW_UPS_RELAYED
@@ -311,13 +312,13 @@ def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
     if spent:
         reason = f"reply to closed {closed.id}: {spent}"
         return _handled(review_kind, Outcome.RATE_LIMITED, reason, None)
-    case = cases.reopen(closed, tx.next_case_number(), extraction, now, m.received)
-    tx.save_case(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
+    case = cases.reopen(closed, tx.cases.next_number(), extraction, now, m.received)
+    tx.cases.save(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     context = {"hours": sla.PROMISE_HOURS}
     ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context)
     case = cases.record_reply(case, ack.message_id, review_kind, now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings))
-    tx.save_case(case)
+    tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     reason = f"follow-up on closed {closed.id}"
     return _handled(review_kind, Outcome.REOPENED, reason, case, mails)
@@ -327,7 +328,7 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
     extraction, now, settings = m.extraction, m.now, m.settings
     # A reviewer's reply without the token names the case only: refused for want of it.
     reference = review.token_reference(extraction) or (m.named.id if m.named else "", "")
-    case = tx.case(reference[0])
+    case = tx.cases.get(reference[0])
     if case is None:
         return _handled("command", Outcome.IGNORED, f"no case {reference[0]}", None)
     reviewer = extraction.from_address or ""
@@ -341,9 +342,9 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
         settings.authserv_id,
     )
     if refused:
-        tx.save_case(cases.reject_command(case, refused, reviewer, now))
+        tx.cases.save(cases.reject_command(case, refused, reviewer, now))
         return _handled("command", Outcome.REJECTED, refused, case)
-    live = review.live_tokens(tx.cases(), settings.secret, now)
+    live = review.live_tokens(tx.cases.all(), settings.secret, now)
     team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
     command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
@@ -371,10 +372,10 @@ def apply_decision(
     case = decision.case
     if decision.relist:
         single = str(ipaddress.ip_network(case.ip))
-        done = tx.add_listing(single, f"policy's delisting overturned in {case.id}", now)
+        done = tx.blocklist.add(single, f"policy's delisting overturned in {case.id}", now)
         case = cases.add_event(case, reviewer, "blocklist", f"{single}: {done}", now)
     if decision.delist:
-        network = tx.record_delisting(case.ip, now, case.id)
+        network = tx.blocklist.record_delisting(case.ip, now, case.id)
         case = cases.add_event(
             case,
             reviewer,
@@ -386,7 +387,7 @@ def apply_decision(
     for mail in mails:
         if mail.kind in SENDER_DECISIONS:
             case = cases.record_reply(case, mail.message_id, mail.kind, now)
-    tx.save_case(case)
+    tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     return case, mails
 
@@ -406,7 +407,7 @@ def _sent(tx: Transaction, address: str | None, now: datetime, settings: Setting
     """What went to ADDRESS and its domain within the budget's windows."""
     if not address:
         return budget.Counts()
-    return tx.reply_counts(budget.Recipient.of(address), now, budget_limits(settings))
+    return tx.replies.counts(budget.Recipient.of(address), now, budget_limits(settings))
 
 
 def _spent(tx: Transaction, address: str, now: datetime, settings: Settings) -> str:
@@ -422,9 +423,9 @@ def _enqueue(
     """Queue MAILS; each one to an outside address counts on that address's budget."""
     limits = budget_limits(settings)
     for mail in mails:
-        tx.enqueue(mail)
+        tx.outbox.enqueue(mail)
         if not mail.kind.startswith(TEAM_KINDS):
-            tx.count_reply(budget.Recipient.of(mail.to), now, limits)
+            tx.replies.count(budget.Recipient.of(mail.to), now, limits)
 
 
 def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tuple[str, str]]:
@@ -432,14 +433,14 @@ def deadline_pass(tx: Transaction, now: datetime, settings: Settings) -> list[tu
     holding reply waits while its requester's budget is spent (the operators have had the
     escalation), and goes once the budget allows, with a breach if that is past the deadline."""
     done: list[tuple[str, str]] = []
-    for case in tx.open_cases():
+    for case in tx.cases.open():
         before = case
         for step in sla.due_steps(case, now, settings.ages):
             case, taken = _take_step(tx, case, sla.STEP_RULES[step], now, settings)
             if taken:
                 done.append((case.id, step))
         if case is not before:
-            tx.save_case(case)
+            tx.cases.save(case)
     return done
 
 

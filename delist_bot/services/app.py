@@ -55,10 +55,10 @@ def review_secret(config: Config, store: Store) -> str:
     if config.review.secret:
         return config.review.secret
     with store.transaction() as tx:
-        secret = tx.get_state("review_secret")
+        secret = tx.state.get("review_secret")
         if not secret:
             secret = secrets.token_hex(32)
-            tx.set_state("review_secret", secret)
+            tx.state.set("review_secret", secret)
     return str(secret)
 
 

@@ -35,29 +35,29 @@ def listing(address: str) -> Listing:
 def add_many(config: Config, listings: list[Listing], now: datetime) -> list[str]:
     """Each listing added in one write; what happened to each (added, relisted, ...)."""
     with open_store(config).transaction() as tx:
-        return [tx.add_listing(item.network, item.reason, now) for item in listings]
+        return [tx.blocklist.add(item.network, item.reason, now) for item in listings]
 
 
 def add(config: Config, listed: Listing, reason: str, now: datetime) -> str:
     with open_store(config).transaction() as tx:
-        return tx.add_listing(listed.network, reason, now)
+        return tx.blocklist.add(listed.network, reason, now)
 
 
 def remove(config: Config, listed: Listing, now: datetime) -> None:
     with open_store(config).transaction() as tx:
-        if not tx.remove_listing(listed.network, now):
+        if not tx.blocklist.remove(listed.network, now):
             raise UserError(f"{listed.network} is not on the block list")
 
 
 def check(config: Config, ip: str) -> Check:
     listing(ip)
     with open_store(config).transaction() as tx:
-        entry, history = tx.listing_for(ip), tx.history_for(ip)
-        exception = tx.exception_for(ip)
+        entry, history = tx.blocklist.listing_for(ip), tx.blocklist.history_for(ip)
+        exception = tx.blocklist.exception_for(ip)
     return Check(entry, exception, sum(len(e["delistings"]) for e in history))
 
 
 def entries(config: Config, everything: bool) -> list[dict[str, Any]]:
     """The listed networks (EVERYTHING: also those delisted or removed), by network."""
     with open_store(config).transaction() as tx:
-        return sorted(tx.listings(active_only=not everything), key=lambda e: e["network"])
+        return sorted(tx.blocklist.listings(active_only=not everything), key=lambda e: e["network"])

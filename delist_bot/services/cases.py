@@ -29,7 +29,7 @@ def list_cases(config: Config, status: str | None = None) -> list[Case]:
 
 def find(config: Config, case_id: str) -> Case:
     with open_store(config).transaction() as tx:
-        case = tx.case(case_id.upper())
+        case = tx.cases.get(case_id.upper())
     if case is None:
         raise UserError(f"no case {case_id}")
     return case
@@ -52,12 +52,12 @@ def decide(
     store = open_store(config)
     settings = store_settings(config, store)
     with store.transaction() as tx:
-        case = tx.case(case_id.upper())
+        case = tx.cases.get(case_id.upper())
         if case is None:
             raise UserError(f"no case {case_id}")
         late = transitions.too_late(case, word)
         if late is not None:
-            raise UserError(f"{late}; only note and take work now")
+            raise UserError(late)
         decision = transitions.apply_command(case, Command(word, message), actor, now)
         return apply_decision(tx, decision, actor, now, settings)
 

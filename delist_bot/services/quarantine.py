@@ -19,7 +19,7 @@ from delist_bot.store import Store
 
 def load_entries(store: Store) -> list[Entry]:
     with store.transaction() as tx:
-        return quarantine.entries(tx.quarantined(), tx.get_state(quarantine.HANDLED_STATE, {}))
+        return quarantine.entries(tx.quarantine.all(), tx.state.get(quarantine.HANDLED_STATE, {}))
 
 
 def unattended(store: Store) -> int:
@@ -61,9 +61,9 @@ def _find(store: Store, ident: str) -> Entry:
 
 def _mark(store: Store, entry: Entry, how: Handling, now: datetime) -> None:
     with store.transaction() as tx:
-        live = {e.id for e in quarantine.entries(tx.quarantined(), {})}
-        handled = tx.get_state(quarantine.HANDLED_STATE, {})
-        tx.set_state(quarantine.HANDLED_STATE, quarantine.mark(handled, [entry.id], how, now, live))
+        live = {e.id for e in quarantine.entries(tx.quarantine.all(), {})}
+        handled = tx.state.get(quarantine.HANDLED_STATE, {})
+        tx.state.set(quarantine.HANDLED_STATE, quarantine.mark(handled, [entry.id], how, now, live))
 
 
 def _move_back(config: Config, entry: Entry) -> None:

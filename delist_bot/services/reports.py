@@ -12,7 +12,7 @@ from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.core import sla
-from delist_bot.core.models import OPEN_STATUSES
+from delist_bot.core.models import OPEN_STATUSES, WAITING_MAIL, MailStatus
 from delist_bot.mailbox import MailboxError, open_mailbox
 from delist_bot.reports import views
 from delist_bot.reports.digest import DIGEST_PERIOD, digest_mail
@@ -74,8 +74,8 @@ def send_digest(store: Store, outbox: Outbox, settings: Settings, now: datetime)
         log.warning("no [review] operators configured: no digest sent")
         return PassReport()
     with store.transaction() as tx:
-        tx.enqueue(mail)
-        tx.set_state("last_digest", now.isoformat())
+        tx.outbox.enqueue(mail)
+        tx.state.set("last_digest", now.isoformat())
     return outbox.deliver(now)
 
 
@@ -91,9 +91,9 @@ def health_facts(config: Config, now: datetime) -> Facts:
     """What `delist-bot status` judges: the store's state, and the mailbox and SMTP tried."""
     store = open_store(config)
     with store.transaction() as tx:
-        last_poll = tx.get_state("last_poll")
-        outbox = tx.outbox()
-        open_cases = [c for c in tx.cases() if c.status in OPEN_STATUSES]
+        last_poll = tx.state.get("last_poll")
+        outbox = tx.outbox.all()
+        open_cases = [c for c in tx.cases.all() if c.status in OPEN_STATUSES]
     try:
         open_mailbox(config).close()
         mailbox_error = None
@@ -107,8 +107,8 @@ def health_facts(config: Config, now: datetime) -> Facts:
         mailbox_error=mailbox_error,
         smtp_error=smtp_error,
         worker_running=store.worker_running(),
-        pending=sum(1 for d in outbox if d["status"] in ("pending", "sending")),
-        failed=sum(1 for d in outbox if d["status"] == "failed"),
+        pending=sum(1 for m in outbox if m.status in WAITING_MAIL),
+        failed=sum(1 for m in outbox if m.status is MailStatus.FAILED),
         oldest_open_hours=max(
             ((now - c.received_at).total_seconds() / 3600 for c in open_cases), default=None
         ),

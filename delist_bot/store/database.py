@@ -16,7 +16,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 
-from delist_bot.core.models import Case
+from delist_bot.core.models import Case, MailRecord, QuarantineRecord
 from delist_bot.store.archive import Archive
 from delist_bot.store.codec import case_from_doc
 from delist_bot.store.files import (
@@ -75,18 +75,18 @@ class Store:
     def _commit(self, db: TinyDB, tx: Transaction) -> None:
         """The spool, then the archive, then the store file (see compact()); a failure takes
         back what was written before it."""
-        spool_file = self.spool / tx.spool_name
-        if tx.spooled:
-            write_spool(spool_file, list(tx.spooled.items()))
+        spool_file = self.spool / tx.outbox.spool_name
+        if tx.outbox.spooled:
+            write_spool(spool_file, list(tx.outbox.spooled.items()))
         appended = None
         try:
             for (
                 case_id,
                 raw,
-            ) in tx.requests.items():  # a failed commit's file: overwritten by its retry
+            ) in tx.cases.requests.items():  # a failed commit's file: overwritten by its retry
                 write_request(self.requests, case_id, raw)
-            if tx.to_archive:
-                appended = self.archive.append_all(tx.to_archive)
+            if tx.history.records:
+                appended = self.archive.append_all(tx.history.records)
             db.storage.flush()
         except BaseException:
             if appended is not None:
@@ -123,7 +123,7 @@ class Store:
             moved = tx.take_history(now)
             for name, records in moved.items():
                 tx.archive_later(name, records)
-            wanted = {doc.get("spool") for doc in tx.outbox()}
+            wanted = {mail.spool for mail in tx.outbox.all()}
             for path in self.spool.iterdir() if self.spool.exists() else ():
                 # All its mail is sent, its commit never happened, or a crash left it half-way.
                 if path.name not in wanted:
@@ -134,15 +134,17 @@ class Store:
 
     def history(
         self, since: datetime | None = None
-    ) -> tuple[list[Case], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[Case], list[dict[str, Any]], list[MailRecord], list[QuarantineRecord]]:
         """Cases, message records, mail and quarantine records, hot and archived (for reports)."""
         month = since.isoformat()[:7] if since else ""
         with self.transaction() as tx:
             cases = {d["id"]: d for d in self.archive.records("cases")}
             cases |= {d["id"]: d for d in tx.db.table("cases").all()}
             messages = self.archive.records("messages", month)
-            outbox = self.archive.records("outbox", month) + tx.outbox()
-            quarantine = self.archive.records("quarantine", month) + tx.quarantined()
+            archived = self.archive.records("outbox", month)
+            outbox = [MailRecord.from_doc(doc) for doc in archived] + tx.outbox.all()
+            held = self.archive.records("quarantine", month)
+            quarantine = [QuarantineRecord.from_doc(doc) for doc in held] + tx.quarantine.all()
         return [case_from_doc(d) for d in cases.values()], messages, outbox, quarantine
 
     def request(self, case_id: str) -> bytes | None:
@@ -168,6 +170,6 @@ class Store:
             self._worker_lock = None
 
 
-def raw_of(store: Store, doc: dict[str, Any]) -> bytes:
+def raw_of(store: Store, mail: MailRecord) -> bytes:
     """A queued mail's bytes, from the spool file its commit wrote."""
-    return spool_mail(store.spool / doc["spool"], doc.get("body", doc["id"]))
+    return spool_mail(store.spool / mail.spool, mail.body)

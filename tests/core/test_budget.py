@@ -14,7 +14,7 @@ import pytest
 from delist_bot.config import ConfigError, from_dict
 from delist_bot.core import budget, cases
 from delist_bot.core.budget import Counts, Limits, Recipient, Verdict
-from delist_bot.core.models import CaseStatus, Extraction
+from delist_bot.core.models import CaseStatus, Extraction, MailRecord
 from delist_bot.core.review import Command
 from delist_bot.core.rules import Route, route
 from delist_bot.core.settings import Sender, Settings
@@ -154,9 +154,9 @@ def variant(raw: bytes, n: int) -> bytes:
     return raw.replace(b"Message-ID: <", b"Message-ID: <v%d-" % n, 1)
 
 
-def outbox(store: Store) -> list[dict]:
+def outbox(store: Store) -> list[MailRecord]:
     with store.transaction() as tx:
-        return tx.outbox()
+        return tx.outbox.all()
 
 
 def test_a_reviewer_decision_reaches_a_requester_whose_budget_is_spent(tmp_path: Path) -> None:
@@ -169,10 +169,12 @@ def test_a_reviewer_decision_reaches_a_requester_whose_budget_is_spent(tmp_path:
         result = run(store, variant(NEED_INFO.replace(b"help@small.example.fr", address), n), T0)
         assert result.outcome == ("replied" if n < 2 else "rate_limited")
     with store.transaction() as tx:
-        decision = cases.apply_command(tx.case("DL-000001"), Command("info", "what?"), REVIEWER, T0)
+        decision = cases.apply_command(
+            tx.cases.get("DL-000001"), Command("info", "what?"), REVIEWER, T0
+        )
         apply_decision(tx, decision, REVIEWER, T0, SETTINGS)
-        counted = tx.reply_counts(Recipient.of("mario@mail.example.org"), T0, Limits())
-    assert [d["kind"] for d in outbox(store) if d["to"] == "mario@mail.example.org"] == [
+        counted = tx.replies.counts(Recipient.of("mario@mail.example.org"), T0, Limits())
+    assert [d.kind for d in outbox(store) if d.to == "mario@mail.example.org"] == [
         "review",
         "need_info",
         "need_info",
@@ -194,14 +196,14 @@ def test_a_holding_reply_waits_while_the_budget_is_spent(tmp_path: Path) -> None
         assert ("DL-000001", "holding") not in done
     with store.transaction() as tx:
         done = deadline_pass(tx, T0 + timedelta(hours=55), SETTINGS)
-        case = tx.case("DL-000001")
+        case = tx.cases.get("DL-000001")
     assert ("DL-000001", "holding") in done
     kinds = [e.kind for e in case.events]
     assert kinds.count("holding_withheld") == 1 and kinds.index("holding_withheld") < kinds.index(
         "holding"
     )
     assert case.breached_at == T0 + timedelta(hours=55)  # the promise was missed, on the record
-    assert [d["kind"] for d in outbox(store)].count("holding") == 1
+    assert [d.kind for d in outbox(store)].count("holding") == 1
 
 
 def test_a_request_over_the_budget_opens_no_case_and_joins_none(tmp_path: Path) -> None:
@@ -212,9 +214,9 @@ def test_a_request_over_the_budget_opens_no_case_and_joins_none(tmp_path: Path) 
     over = [run(store, variant(raw, n), T0, settings) for n, raw in enumerate((REQUEST, other_ip))]
     assert [(p.outcome, p.case_id) for p in over] == [("rate_limited", None)] * 2
     with store.transaction() as tx:
-        assert [c.id for c in tx.cases()] == ["DL-000001"]
-        assert [e.kind for e in tx.case("DL-000001").events] == ["opened", "reply_review"]
-    assert [d["kind"] for d in outbox(store)] == ["review", "reviewer_notification"]
+        assert [c.id for c in tx.cases.all()] == ["DL-000001"]
+        assert [e.kind for e in tx.cases.get("DL-000001").events] == ["opened", "reply_review"]
+    assert [d.kind for d in outbox(store)] == ["review", "reviewer_notification"]
 
 
 def test_the_reply_counts_are_pruned_with_their_window(tmp_path: Path) -> None:
@@ -226,11 +228,11 @@ def test_the_reply_counts_are_pruned_with_their_window(tmp_path: Path) -> None:
         with store.transaction() as tx:
             for n in range(per_day):
                 at = T0 + timedelta(days=day, minutes=n * 24 * 60 / per_day)
-                tx.count_reply(Recipient.of(f"s{day}-{n}@d{n % 50}.example"), at, limits)
+                tx.replies.count(Recipient.of(f"s{day}-{n}@d{n % 50}.example"), at, limits)
     with store.transaction() as tx:
-        senders = tx.get_state("replies")
-        domains = tx.get_state("domain_replies")
-        recent = tx.reply_counts(Recipient.of("s19-499@d49.example"), at, limits)
+        senders = tx.state.get("replies")
+        domains = tx.state.get("domain_replies")
+        recent = tx.replies.counts(Recipient.of("s19-499@d49.example"), at, limits)
     # A day's senders and the hour before the last prune, not 10,000.
     assert per_day <= len(senders) <= per_day * 25 / 24 + 1
     assert len(domains) == 50 and max(len(times) for times in domains.values()) <= 11

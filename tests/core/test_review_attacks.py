@@ -234,18 +234,18 @@ def test_a_decided_case_without_a_decision_time_has_a_dead_token() -> None:
 def test_approving_an_ipv4_mapped_case_takes_off_the_ipv4_host_only(tmp_path: Path) -> None:
     store = Store(tmp_path / "store.json")
     with store.transaction() as tx:
-        tx.add_listing("81.2.0.0/16", "trap hits", T0)
-        assert tx.add_listing("81.2.69.142/32", "", T0) == "added"
-        assert tx.add_listing(str(parse_listing("81.2.69.142").network), "", T0) == (
+        tx.blocklist.add("81.2.0.0/16", "trap hits", T0)
+        assert tx.blocklist.add("81.2.69.142/32", "", T0) == "added"
+        assert tx.blocklist.add(str(parse_listing("81.2.69.142").network), "", T0) == (
             "already listed"
         )
         # A case stored before mapped addresses were read as IPv4 ones.
-        removed = tx.record_delisting("::ffff:81.2.69.142", T0, "DL-000001")
+        removed = tx.blocklist.record_delisting("::ffff:81.2.69.142", T0, "DL-000001")
     with store.transaction() as tx:
         assert removed == "81.2.69.142 from 81.2.0.0/16"
-        assert tx.listing_for("81.2.69.142") is None
-        assert tx.listing_for("::ffff:81.2.69.142") is None
-        assert tx.listing_for("81.2.69.143") is not None
+        assert tx.blocklist.listing_for("81.2.69.142") is None
+        assert tx.blocklist.listing_for("::ffff:81.2.69.142") is None
+        assert tx.blocklist.listing_for("81.2.69.143") is not None
 
 
 @pytest.mark.parametrize(
@@ -357,10 +357,10 @@ def test_only_approve_touches_the_block_list(tmp_path: Path, word: str) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
         for network in ("81.2.0.0/16", "81.2.69.142/32", "2001:db8::/32"):
-            tx.add_listing(network, "", T0)
-        before = tx.listings(active_only=False)
+            tx.blocklist.add(network, "", T0)
+        before = tx.blocklist.listings(active_only=False)
     run(store, REQUEST, T0)
     result = run(store, command_mail(f"{word}\nreason"), T0 + timedelta(hours=1))
     assert result.outcome == "applied"
     with store.transaction() as tx:
-        assert tx.listings(active_only=False) == before
+        assert tx.blocklist.listings(active_only=False) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from delist_bot.core import cases, sla
-from delist_bot.core.models import Extraction
+from delist_bot.core.models import Extraction, MailRecord, MailStatus, QuarantineRecord
 from delist_bot.core.review import Command
 from delist_bot.reports.figures import CSV_COLUMNS, QueueData, build_report, case_rows
 from delist_bot.reports.health import Facts, verdict
@@ -76,17 +77,19 @@ def messages() -> list[dict]:
 
 @pytest.fixture
 def figures() -> dict:
+    waiting = MailRecord("m1", "m1", "s", "review", "x", "<1@d>", at(2), at(2))
     outbox = [
-        {"status": "pending", "created_at": "a", "to": "x", "kind": "review", "last_error": None},
-        {
-            "status": "failed",
-            "created_at": "b",
-            "to": "bad@x",
-            "kind": "portal",
-            "last_error": "550 5.1.1 no such user",
-        },
+        waiting,
+        dataclasses.replace(
+            waiting,
+            id="m2",
+            to="bad@x",
+            kind="portal",
+            status=MailStatus.FAILED,
+            last_error="550 5.1.1 no such user",
+        ),
     ]
-    quarantine = [{"uid": "7", "reason": "message is 20000000 bytes", "at": at(1).isoformat()}]
+    quarantine = [QuarantineRecord("7", "k7", "message is 20000000 bytes", at(1))]
     return build_report(QueueData(known_cases(), messages(), outbox, quarantine), NOW, SINCE)
 
 

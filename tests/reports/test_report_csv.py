@@ -53,7 +53,7 @@ def test_a_requester_address_reaches_the_csv_as_text() -> None:
 
 def test_report_format_csv_on_the_command_line(tmp_path: Path) -> None:
     with Store(tmp_path / "store.json").transaction() as tx:
-        tx.save_case(_case_from(ATTACK))
+        tx.cases.save(_case_from(ATTACK))
     config = tmp_path / "delist-bot.toml"
     config.write_text(
         f'[mailbox]\nkind = "maildir"\npath = "{tmp_path / "maildir"}"\n'

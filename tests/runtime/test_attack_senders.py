@@ -250,8 +250,8 @@ def test_a_message_the_extractor_raises_on_is_quarantined_with_its_own_reason(
         ("replied", ""),
     ]
     with Store(tmp_path / "store.json").transaction() as tx:
-        [record] = tx.quarantined()
-    assert record["reason"] == "internal error: RuntimeError: a bug in the extractor"
+        [record] = tx.quarantine.all()
+    assert record.reason == "internal error: RuntimeError: a bug in the extractor"
 
 
 def ndr_for(ip: str) -> str:
@@ -283,7 +283,7 @@ def test_strangers_cannot_shut_out_everyone_at_one_mail_provider(tmp_path: Path)
     pass_at(config, T0)
 
     with Store(tmp_path / "store.json").transaction() as tx:
-        assert [c.requester for c in tx.cases()] == ["honest.admin@gmail.com"]
+        assert [c.requester for c in tx.cases.all()] == ["honest.admin@gmail.com"]
 
 
 @pytest.mark.xfail(
@@ -364,7 +364,7 @@ def test_an_address_with_invisible_characters_is_no_address(tmp_path: Path, head
     for mail in outbox(tmp_path):
         assert not _invisible(decoded(mail)), mail["X-Delist-Bot-Action"]
     with Store(tmp_path / "store.json").transaction() as tx:
-        assert all(not _invisible(c.requester) for c in tx.cases())
+        assert all(not _invisible(c.requester) for c in tx.cases.all())
 
 
 def test_a_reply_aimed_at_a_third_party_carries_no_chain_of_the_strangers_ids(

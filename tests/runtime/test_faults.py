@@ -103,8 +103,8 @@ def test_an_smtp_server_that_never_answers_keeps_mail_queued(
     report = Worker(config).run_once(NOW)
     assert len(silent.held) == 1  # one connection and its one timeout, not one per mail
     assert len(report.retrying) == 20
-    assert "timed out" in report.retrying[0]["last_error"]
-    assert all("timed out" in m["last_error"] for m in report.retrying)
+    assert "timed out" in (report.retrying[0].last_error or "")
+    assert all("timed out" in (m.last_error or "") for m in report.retrying)
 
 
 def test_a_failing_mailbox_is_logged_once_and_recovery_too(
@@ -144,7 +144,7 @@ def test_a_corrupt_store_stops_the_worker_and_keeps_the_last_good_copy(tmp_path:
     with pytest.raises(StoreCorrupt, match=r"unreadable .*the last good copy is .*\.bak"):
         Worker(config)
     with Store(backup_path(store_file)).transaction() as tx:  # the last good copy opens
-        assert len(tx.get_state("seen")) == 2  # the state before the last write: both requests
+        assert len(tx.state.get("seen")) == 2  # the state before the last write: both requests
 
     config_file = tmp_path / "delist-bot.toml"
     config_file.write_text(
@@ -162,7 +162,7 @@ def test_a_full_disk_leaves_the_previous_state(
 ) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.set_state("counter", 1)
+        tx.state.set("counter", 1)
     before = (tmp_path / "s.json").read_bytes()
 
     def no_space(_fd: int) -> None:  # ENOSPC is hard to cause for real on a shared machine
@@ -170,12 +170,12 @@ def test_a_full_disk_leaves_the_previous_state(
 
     monkeypatch.setattr("delist_bot.store.files.os.fsync", no_space)
     with pytest.raises(StoreError, match="No space left on device"), store.transaction() as tx:
-        tx.set_state("counter", 2)
+        tx.state.set("counter", 2)
     monkeypatch.undo()
     assert (tmp_path / "s.json").read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
     with store.transaction() as tx:
-        assert tx.get_state("counter") == 1
+        assert tx.state.get("counter") == 1
 
 
 def test_a_flood_from_one_sender_gets_at_most_the_rate_limit(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_two_bots_facing_each_other_stop(tmp_path: Path) -> None:
         answers = []
         for mail in report.sent:
             ours = (
-                (Path(config.smtp.path) / f"{mail['id']}.eml")
+                (Path(config.smtp.path) / f"{mail.id}.eml")
                 .read_bytes()
                 .split(b"\r\n\r\n", 1)[0]
                 .decode()

@@ -25,7 +25,7 @@ def run(store: Store, raw: bytes, at: datetime):
 
 def sent(store: Store, kind: str):
     with store.transaction() as tx:
-        return [message_from_bytes(raw_of(store, d)) for d in tx.outbox() if d["kind"] == kind]
+        return [message_from_bytes(raw_of(store, m)) for m in tx.outbox.all() if m.kind == kind]
 
 
 def test_a_need_info_follow_up_with_the_ndr_becomes_a_review_case(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_the_sender_writing_on_an_open_case_adds_to_it(tmp_path: Path) -> None:
         "DL-000001",
     )
     with store.transaction() as tx:
-        case = tx.case("DL-000001")
+        case = tx.cases.get("DL-000001")
     assert case.status is CaseStatus.OPEN and case.events[-1].kind == "follow_up"
     assert "SPF" in case.events[-1].text
     assert len(sent(store, "reviewer_followup")) == 1

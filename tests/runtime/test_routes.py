@@ -89,7 +89,7 @@ def test_a_routes_message_reaches_its_handler(sample: Sample, tmp_path: Path) ->
         extraction = Extraction(sender="a@example.org", error=sample.error)
     later = T0 + timedelta(hours=1)
     with store.transaction() as tx:
-        named = tx.case("DL-000001")
+        named = tx.cases.get("DL-000001")
         if sample.route is not Route.REQUEST:
             assert route(extraction, named, (), SETTINGS.reviewers) is sample.route
         result = process(tx, "2", sample.raw, later, SETTINGS, extraction=extraction)

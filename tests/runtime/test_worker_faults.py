@@ -405,7 +405,7 @@ def test_a_request_that_waited_three_days_is_due_from_its_arrival(
     now = datetime.now(UTC)
     Worker(imap_config).run_once(now)
     with Store(Path(imap_config.store.path)).transaction() as tx:
-        [case] = tx.cases()
+        [case] = tx.cases.all()
     assert case.received_at == arrived
     assert case.due_at == arrived + timedelta(hours=48)
     assert case.breached_at == now and case.holding_sent_at == now
@@ -423,10 +423,10 @@ def test_a_worker_down_past_a_deadline_records_the_breach_as_such(tmp_path: Path
     # The machine rebooted while the worker was down; a test cannot reboot it, so the boot id
     # the last pass stored is changed instead (else 50 h in seconds would be a clock step).
     with store.transaction() as tx:
-        tx.set_state("clock", {**tx.get_state("clock"), "boot_id": "the boot before"})
+        tx.state.set("clock", {**tx.state.get("clock"), "boot_id": "the boot before"})
     Worker(config).run_once(now + timedelta(hours=50))
     with store.transaction() as tx:
-        [case] = tx.cases()
+        [case] = tx.cases.all()
     breaches = [e.text for e in case.events if e.kind == "breach"]
     assert breaches[0].startswith("first contact 2:00:00")
     assert breaches[1] == (
@@ -488,7 +488,7 @@ def test_a_clock_stepped_three_days_forward_says_so(tmp_path: Path) -> None:
     assert len(warnings) == 1, result.stderr
     assert "forward" in warnings[0] and "3 breach(es) recorded as clock_step" in warnings[0]
     with Store(tmp_path / "store.json").transaction() as tx:
-        for case in tx.cases():
+        for case in tx.cases.all():
             texts = [e.text for e in case.events if e.kind == "breach"]
             assert any(t.startswith("clock_step: ") for t in texts), texts
     again = delist_bot("run", "--once", "--config", str(config_file), "--now", stepped)

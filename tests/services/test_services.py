@@ -70,8 +70,8 @@ def test_the_digest_is_sent_without_a_worker(demo: Config) -> None:
     assert reports.email_digest(demo, T0).sent == []  # no operators: nothing queued
     operators = dataclasses.replace(demo.review, operators=["ops@delist-bot.example"])
     sent = reports.email_digest(dataclasses.replace(demo, review=operators), T0).sent
-    assert [(m["kind"], m["to"]) for m in sent] == [("digest", "ops@delist-bot.example")]
-    written = Path(demo.smtp.path) / f"{sent[0]['id']}.eml"
+    assert [(m.kind, m.to) for m in sent] == [("digest", "ops@delist-bot.example")]
+    written = Path(demo.smtp.path) / f"{sent[0].id}.eml"
     assert email.message_from_bytes(written.read_bytes())["X-Delist-Bot-Action"] == "digest"
 
 

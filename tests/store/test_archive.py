@@ -8,7 +8,7 @@ from pathlib import Path
 from delist_bot.compose.notice_mail import build_dossier
 from delist_bot.compose.templates import render
 from delist_bot.core import cases
-from delist_bot.core.models import Extraction
+from delist_bot.core.models import Extraction, MessageRecord
 from delist_bot.core.review import Command
 from delist_bot.store import Store
 
@@ -29,21 +29,21 @@ def test_old_history_moves_to_the_archive_and_stays_findable(tmp_path: Path) -> 
     ).case
     still_open = cases.open_case(2, request(2, "81.2.69.150"), T0)
     with store.transaction() as tx:
-        tx.save_case(closed)
-        tx.save_case(still_open)
-        tx.record_message({"key": "mid:<r1@x>", "received_at": T0.isoformat(), "action": "review"})
+        tx.cases.save(closed)
+        tx.cases.save(still_open)
+        tx.messages.record(MessageRecord("mid:<r1@x>", "1", T0, "review", "opened"))
 
     assert store.compact(T0 + timedelta(days=1)) == {}  # nothing is old enough yet
     with store.transaction() as tx:
-        assert tx.seen("mid:<r1@x>")
+        assert tx.messages.seen("mid:<r1@x>")
 
     moved = store.compact(T0 + timedelta(days=9))
     assert moved == {"cases": 1}  # message records went to the archive when recorded
     with store.transaction() as tx:
-        assert [c.id for c in tx.cases()] == ["DL-000002"]  # the hot store holds the present
-        assert not tx.seen("mid:<r1@x>")  # past the window against second deliveries
-        assert tx.case("DL-000001") == closed  # a reply to an old case still finds it
-        nearby = tx.cases_near("81.2.69.142")
+        assert [c.id for c in tx.cases.all()] == ["DL-000002"]  # the hot store holds the present
+        assert not tx.messages.seen("mid:<r1@x>")  # past the window against second deliveries
+        assert tx.cases.get("DL-000001") == closed  # a reply to an old case still finds it
+        nearby = tx.cases.near("81.2.69.142")
         assert [c.id for c in nearby.same_ip] == ["DL-000001"]
         assert [c.id for c in nearby.same_network] == ["DL-000002"]
     all_cases, messages, _, _ = store.history()
@@ -66,10 +66,10 @@ def test_the_dossier_counts_every_neighbour_and_names_the_latest(tmp_path: Path)
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
         for n in range(1, 13):
-            tx.save_case(cases.open_case(n, request(n, f"81.2.69.{n}"), T0))
-        tx.save_case(cases.open_case(13, request(13, "81.2.69.1"), T0))
+            tx.cases.save(cases.open_case(n, request(n, f"81.2.69.{n}"), T0))
+        tx.cases.save(cases.open_case(13, request(13, "81.2.69.1"), T0))
     with store.transaction() as tx:
-        nearby = tx.cases_near("81.2.69.1", excluding="DL-000013")
+        nearby = tx.cases.near("81.2.69.1", excluding="DL-000013")
     assert (nearby.same_ip_total, [c.id for c in nearby.same_ip]) == (1, ["DL-000001"])
     assert nearby.same_network_total == 11
     assert [c.id for c in nearby.same_network] == [f"DL-0000{n:02d}" for n in range(8, 13)]

@@ -22,13 +22,13 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 def test_a_transaction_is_all_or_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "store.json")
     with store.transaction() as tx:
-        tx.set_state("a", 1)
+        tx.state.set("a", 1)
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.set_state("a", 2)
-        tx.set_state("b", 3)
+        tx.state.set("a", 2)
+        tx.state.set("b", 3)
         raise RuntimeError("crash in the middle")
     with store.transaction() as tx:
-        assert (tx.get_state("a"), tx.get_state("b")) == (1, None)
+        assert (tx.state.get("a"), tx.state.get("b")) == (1, None)
 
 
 def _open_case():
@@ -44,21 +44,21 @@ def test_what_this_process_keeps_between_transactions_never_outlives_the_file(
     case = _open_case()
     worker, cli = Store(tmp_path / "store.json"), Store(tmp_path / "store.json")
     with worker.transaction() as tx:
-        tx.save_case(case)
+        tx.cases.save(case)
     with worker.transaction() as tx:
-        assert tx.open_case_for_ip(case.ip) == case
+        assert tx.cases.open_for_ip(case.ip) == case
 
     with pytest.raises(RuntimeError), worker.transaction() as tx:
-        tx.save_case(dataclasses.replace(case, status=CaseStatus.CLOSED))
+        tx.cases.save(dataclasses.replace(case, status=CaseStatus.CLOSED))
         raise RuntimeError("crash in the middle")
     with worker.transaction() as tx:
-        assert tx.open_case_for_ip(case.ip) == case
+        assert tx.cases.open_for_ip(case.ip) == case
 
     with cli.transaction() as tx:
-        tx.save_case(dataclasses.replace(case, status=CaseStatus.DELISTED))
+        tx.cases.save(dataclasses.replace(case, status=CaseStatus.DELISTED))
     with worker.transaction() as tx:
-        assert tx.open_case_for_ip(case.ip) is None
-        assert tx.case(case.id).status is CaseStatus.DELISTED
+        assert tx.cases.open_for_ip(case.ip) is None
+        assert tx.cases.get(case.id).status is CaseStatus.DELISTED
 
 
 def test_cases_round_trip(tmp_path: Path) -> None:
@@ -66,19 +66,19 @@ def test_cases_round_trip(tmp_path: Path) -> None:
     case = cases.open_case(7, request, NOW)
     store = Store(tmp_path / "store.json")
     with store.transaction() as tx:
-        tx.save_case(case)
+        tx.cases.save(case)
     with store.transaction() as tx:
-        assert tx.case("DL-000007") == case
-        assert tx.open_case_for_ip("81.2.69.142") == case
-        assert tx.cases(CaseStatus.OPEN.value) == [case]
-        assert tx.case("DL-999999") is None
+        assert tx.cases.get("DL-000007") == case
+        assert tx.cases.open_for_ip("81.2.69.142") == case
+        assert tx.cases.all(CaseStatus.OPEN.value) == [case]
+        assert tx.cases.get("DL-999999") is None
 
 
 def _add_many(path: str, prefix: str) -> None:
     store = Store(Path(path))
     for i in range(40):
         with store.transaction() as tx:
-            tx.set_state(f"{prefix}{i}", i)
+            tx.state.set(f"{prefix}{i}", i)
 
 
 def test_two_processes_never_lose_a_write(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_two_processes_never_lose_a_write(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(60)
     with Store(Path(path)).transaction() as tx:
-        assert all(tx.get_state(f"{p}{i}") == i for p in "ab" for i in range(40))
+        assert all(tx.state.get(f"{p}{i}") == i for p in "ab" for i in range(40))
 
 
 def test_a_corrupt_store_is_one_clear_error(tmp_path: Path) -> None:
@@ -104,10 +104,10 @@ def test_the_file_is_replaced_not_rewritten(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     store = Store(path)
     with store.transaction() as tx:
-        tx.set_state("x", 1)
+        tx.state.set("x", 1)
     inode = path.stat().st_ino
     with store.transaction() as tx:
-        tx.set_state("x", 2)
+        tx.state.set("x", 2)
     assert path.stat().st_ino != inode
     assert json.loads(path.read_text())["state"]
     assert not list(tmp_path.glob(".*.tmp"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from delist_bot.core import cases
-from delist_bot.core.models import Event, Extraction, OutgoingMail
+from delist_bot.core.models import Event, Extraction, MessageRecord, OutgoingMail
 from delist_bot.core.review import Command
 from delist_bot.runtime.worker import Worker
 from delist_bot.store import Store, StoreWriteError, raw_of
@@ -57,13 +57,16 @@ def test_a_mail_costs_its_own_size_in_the_spool_and_comes_back_byte_for_byte(
     raw = b"Subject: x\r\n\r\n" + LATIN1 * 20_000 + bytes(range(256))  # every byte value
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.enqueue(mail(raw))
-        tx.enqueue(mail(b"short\n", 2))
+        tx.outbox.enqueue(mail(raw))
+        tx.outbox.enqueue(mail(b"short\n", 2))
     (spooled,) = (tmp_path / "s.json.spool").iterdir()
     assert spooled.stat().st_size <= 1.4 * (len(raw) + 6)  # was about 5x: \u00e9 for each é
     with store.transaction() as tx:
-        docs = {doc["id"]: doc for doc in tx.outbox()}
-        assert tx.mail_bytes(docs["m1"]) == raw and tx.mail_bytes(docs["m2"]) == b"short\n"
+        docs = {mail.id: mail for mail in tx.outbox.all()}
+        assert (
+            tx.outbox.mail_bytes(docs["m1"]) == raw
+            and tx.outbox.mail_bytes(docs["m2"]) == b"short\n"
+        )
     assert raw_of(store, docs["m1"]) == raw
 
 
@@ -71,16 +74,21 @@ def test_a_spool_file_of_the_old_format_is_still_read(tmp_path: Path) -> None:
     # Before: JSON lines with the bytes as latin-1 text, named *.jsonl.
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.enqueue(mail(b"new"))
+        tx.outbox.enqueue(mail(b"new"))
     old = {"id": "old1", "raw": (b"old " + LATIN1).decode("latin-1")}
     (tmp_path / "s.json.spool" / "0ld.jsonl").write_text(json.dumps(old) + "\n")
     with store.transaction() as tx:
-        old_doc = {**tx.outbox()[0], "id": "old1", "body": "old1", "spool": "0ld.jsonl"}
+        old_doc = {
+            **tx.outbox.all()[0].to_doc(),
+            "id": "old1",
+            "body": "old1",
+            "spool": "0ld.jsonl",
+        }
         tx.db.table("outbox").insert(old_doc)
     with store.transaction() as tx:
-        docs = {doc["id"]: doc for doc in tx.outbox()}
-        assert tx.mail_bytes(docs["old1"]) == b"old " + LATIN1
-        assert tx.mail_bytes(docs["m1"]) == b"new"
+        docs = {mail.id: mail for mail in tx.outbox.all()}
+        assert tx.outbox.mail_bytes(docs["old1"]) == b"old " + LATIN1
+        assert tx.outbox.mail_bytes(docs["m1"]) == b"new"
     store.compact(NOW)  # both are still wanted
     assert len(list((tmp_path / "s.json.spool").iterdir())) == 2
 
@@ -88,10 +96,10 @@ def test_a_spool_file_of_the_old_format_is_still_read(tmp_path: Path) -> None:
 def test_sent_mail_leaves_the_spool_and_so_do_leftovers(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.enqueue(mail(b"x"))
+        tx.outbox.enqueue(mail(b"x"))
     (tmp_path / "s.json.spool" / ".dead.mail.123.tmp").write_bytes(b"half")  # a crash
     with store.transaction() as tx:
-        tx.update_mail("m1", status="sent", sent_at=NOW.isoformat())
+        tx.outbox.update("m1", status="sent", sent_at=NOW.isoformat())
     store.compact(NOW)
     assert list((tmp_path / "s.json.spool").iterdir()) == []
 
@@ -109,7 +117,7 @@ def _old_store_with_a_lone_surrogate(path: Path, case: cases.Case) -> None:
     """What an older version wrote: JSON with ensure_ascii, the surrogate as an escape."""
     store = Store(path)
     with store.transaction() as tx:
-        tx.save_case(dataclasses.replace(case, events=case.events[:-1]))
+        tx.cases.save(dataclasses.replace(case, events=case.events[:-1]))
     data = json.loads(path.read_text())
     (doc,) = data["cases"].values()
     doc["events"].append({"at": NOW.isoformat(), "actor": "r", "kind": "note", "text": "\udc80"})
@@ -125,8 +133,8 @@ def test_a_lone_surrogate_in_old_data_is_archived_as_a_replacement_character(
     store = Store(tmp_path / "s.json")
     assert store.compact(NOW) == {"cases": 1}  # raised UnicodeEncodeError, every pass, for good
     with store.transaction() as tx:
-        assert tx.cases() == []
-        assert tx.case(case.id).events[-1].text == "\ufffd"
+        assert tx.cases.all() == []
+        assert tx.cases.get(case.id).events[-1].text == "\ufffd"
     assert store.archive.case(case.id)["events"][-1]["text"] == "\ufffd"
 
 
@@ -136,7 +144,7 @@ def test_a_lone_surrogate_never_fails_a_store_write_and_is_stored_as_valid_text(
     case = decided_case(1, "81.2.69.142", NOW, text="note +3IA- \udc80 and \ud83d alone")
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.save_case(case)
+        tx.cases.save(case)
     text = (tmp_path / "s.json").read_bytes().decode("utf-8")  # strict: valid UTF-8
     assert "note +3IA- \ufffd and \ufffd alone" in text
 
@@ -159,8 +167,8 @@ def test_a_pass_archives_a_case_with_a_lone_surrogate_and_exits_0(tmp_path: Path
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
     with Store(store_file).transaction() as tx:
-        assert tx.cases() == []  # archived, and the need-info request opened none
-        assert tx.case(case.id).events[-1].text == "\ufffd"
+        assert tx.cases.all() == []  # archived, and the need-info request opened none
+        assert tx.cases.get(case.id).events[-1].text == "\ufffd"
 
 
 # Private files.
@@ -183,8 +191,8 @@ def test_every_file_and_folder_the_bot_makes_is_private_whatever_the_umask(
     worker = Worker(config)
     worker.run_once(NOW - timedelta(days=9))
     with worker.store.transaction() as tx:  # a decision, so that compaction archives a case
-        (case, *_) = tx.open_cases()
-        tx.save_case(decided_case(int(case.id[3:]), case.ip, NOW - timedelta(days=8)))
+        (case, *_) = tx.cases.open()
+        tx.cases.save(decided_case(int(case.id[3:]), case.ip, NOW - timedelta(days=8)))
     worker.journal.record("m0", {"status": "sent"})  # as the courier writes it
     [live] = worker.journal.path.parent.glob(worker.journal.path.name + ".live.*")
     assert stat.S_IMODE(live.stat().st_mode) == 0o600
@@ -210,12 +218,12 @@ def test_every_file_and_folder_the_bot_makes_is_private_whatever_the_umask(
 def test_files_an_older_version_made_world_readable_become_private(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.set_state("review_secret", "s")
-        tx.record_message({"key": "k", "received_at": NOW.isoformat()})
+        tx.state.set("review_secret", "s")
+        tx.messages.record(MessageRecord("k", "1", NOW, None, "done"))
     for path in tmp_path.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     with store.transaction() as tx:
-        tx.record_message({"key": "k2", "received_at": NOW.isoformat()})
+        tx.messages.record(MessageRecord("k2", "2", NOW, None, "done"))
     leaky = [p for p in tmp_path.rglob("*") if stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert leaky == []
 
@@ -228,7 +236,7 @@ def test_an_archived_case_is_found_by_id_in_one_shard_and_an_unknown_id_in_none(
     old = [decided_case(n, f"81.2.{n}.1", NOW - timedelta(days=9)) for n in range(1, 40)]
     with store.transaction() as tx:
         for case in old:
-            tx.save_case(case)
+            tx.cases.save(case)
     assert store.compact(NOW) == {"cases": 39}
     index = (tmp_path / "s.json.archive" / "case-ids.txt").read_text().splitlines()
     assert sorted(line.split()[0] for line in index) == [c.id for c in old]
@@ -238,10 +246,10 @@ def test_an_archived_case_is_found_by_id_in_one_shard_and_an_unknown_id_in_none(
     spy = staticmethod(lambda path, **kw: opened.append(path.name) or read(path, **kw))
     monkeypatch.setattr(Archive, "_read", spy)
     with store.transaction() as tx:
-        assert tx.case("DL-000017") == old[16]
+        assert tx.cases.get("DL-000017") == old[16]
         assert len(opened) == 1
-        assert tx.case("DL-999999") is None
-        assert tx.case("DL-000040") is None
+        assert tx.cases.get("DL-999999") is None
+        assert tx.cases.get("DL-000040") is None
         assert len(opened) == 1
 
 
@@ -250,18 +258,18 @@ def test_an_archive_from_before_the_index_gets_one(tmp_path: Path) -> None:
     old = [decided_case(n, f"81.2.{n}.1", NOW - timedelta(days=9)) for n in range(1, 6)]
     with store.transaction() as tx:
         for case in old:
-            tx.save_case(case)
+            tx.cases.save(case)
     store.compact(NOW)
     (tmp_path / "s.json.archive" / "case-ids.txt").unlink()
     with store.transaction() as tx:
-        assert tx.case("DL-000003") == old[2]
+        assert tx.cases.get("DL-000003") == old[2]
     assert len((tmp_path / "s.json.archive" / "case-ids.txt").read_text().splitlines()) == 5
     newer = decided_case(6, "81.2.6.1", NOW - timedelta(days=9))
     with Store(tmp_path / "s.json").transaction() as tx:  # another process adds one
-        tx.save_case(newer)
+        tx.cases.save(newer)
     Store(tmp_path / "s.json").compact(NOW)
     with store.transaction() as tx:  # this process's index catches up
-        assert tx.case("DL-000006") == newer
+        assert tx.cases.get("DL-000006") == newer
 
 
 def test_a_lone_surrogate_this_process_saved_is_archived_by_this_process(tmp_path: Path) -> None:
@@ -270,7 +278,7 @@ def test_a_lone_surrogate_this_process_saved_is_archived_by_this_process(tmp_pat
     store = Store(tmp_path / "s.json")
     case = decided_case(1, "81.2.69.142", NOW - timedelta(days=8), text="+3IA- \udc80")
     with store.transaction() as tx:
-        tx.save_case(case)
+        tx.cases.save(case)
     assert store.compact(NOW) == {"cases": 1}
     assert store.archive.case(case.id)["events"][-1]["text"] == "+3IA- \ufffd"
 
@@ -278,8 +286,8 @@ def test_a_lone_surrogate_this_process_saved_is_archived_by_this_process(tmp_pat
 def test_a_request_is_kept_while_its_case_is_hot_and_leaves_with_it(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.json")
     with store.transaction() as tx:
-        tx.save_case(decided_case(1, "81.2.69.142", NOW - timedelta(days=8)))
-        tx.keep_request("DL-000001", b"the request")
+        tx.cases.save(decided_case(1, "81.2.69.142", NOW - timedelta(days=8)))
+        tx.cases.keep_request("DL-000001", b"the request")
     assert store.request("DL-000001") == b"the request"
     store.compact(NOW)  # decided 8 days ago: the case goes to the archive
     assert store.request("DL-000001") is None

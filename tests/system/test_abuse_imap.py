@@ -109,7 +109,7 @@ def copies(sample: Path, count: int) -> list[bytes]:
 
 def all_cases(config: Config) -> dict[str, Case]:
     with Store(Path(config.store.path)).transaction() as tx:
-        return {c.id: c for c in tx.cases()}
+        return {c.id: c for c in tx.cases.all()}
 
 
 def set_the_scene(dovecot: Dovecot, user: str, smtp: SmtpServer, config: Config) -> None:

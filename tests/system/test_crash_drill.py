@@ -143,10 +143,10 @@ def test_sigkill_at_any_moment_loses_nothing(
 
     store = Store(Path(settings["store"]["path"]))
     with store.transaction() as tx:
-        assert len(tx.get_state("seen")) == REQUESTS
-        assert tx.outbox() == []  # everything sent has left the hot store
+        assert len(tx.state.get("seen")) == REQUESTS
+        assert tx.outbox.all() == []  # everything sent has left the hot store
     _, messages, outbox, _ = store.history()
     assert len({m["key"] for m in messages}) == REQUESTS
-    assert {d["status"] for d in outbox} == {"sent"}
+    assert {m.status for m in outbox} == {"sent"}
     assert count(dovecot, imap_user, "INBOX") == 0
     assert count(dovecot, imap_user, "Processed") == REQUESTS

@@ -142,7 +142,7 @@ def test_unclear_requests_are_left_to_reviewers_with_the_reasons(
     Worker(config).run_once(NOW)
     assert kinds(smtp_server) == Counter({"review": 4, "reviewer_notification": 4})
     with Store(Path(config.store.path)).transaction() as tx:
-        found = {c.ip: c for c in tx.cases()}
+        found = {c.ip: c for c in tx.cases.all()}
     for _, ip, reason in REVIEWED:
         case = found[ip]
         assert case.status.value == "open" and case.decided_by is None
@@ -167,7 +167,7 @@ def test_a_clear_request_our_server_did_not_authenticate_waits_for_a_reviewer(
     Worker(config).run_once(NOW)
     assert kinds(smtp_server) == Counter({"review": 1, "reviewer_notification": 1})
     with Store(Path(config.store.path)).transaction() as tx:
-        [case] = tx.cases()
+        [case] = tx.cases.all()
     assert case.suggestion is not None and case.suggestion["action"] == "review"
     assert "may be forged" in case.suggestion["reasons"][0]
 
@@ -188,7 +188,7 @@ def test_a_second_request_for_the_ip_within_90_days_waits_for_a_reviewer(
     deliver(dovecot, imap_user, [request("pm@goodmail.test", "81.2.69.10", 2)])
     Worker(config).run_once(NOW)
     with Store(Path(config.store.path)).transaction() as tx:
-        second = tx.case("DL-000002")
+        second = tx.cases.get("DL-000002")
     assert second is not None and second.status.value == "open"
     assert "the IP was asked about before within 90 days" in second.suggestion["reasons"]
 
@@ -205,7 +205,7 @@ def test_dns_that_never_answers_leaves_evidence_unknown_and_the_case_opens_at_on
     assert [p.outcome for p in report.processed] == ["replied"]
     assert kinds(smtp_server) == Counter({"review": 1, "reviewer_notification": 1})
     with Store(Path(config.store.path)).transaction() as tx:
-        case = tx.case("DL-000001")
+        case = tx.cases.get("DL-000001")
     assert case is not None and case.findings is not None
     assert (case.findings["fcrdns"], case.findings["spf"], case.findings["rdap"]) == (
         "unknown",
@@ -244,8 +244,8 @@ def test_a_reviewer_overturns_a_policy_delisting_by_mail_days_later(
     Worker(config).run_once(NOW + timedelta(days=3))  # past a decision's 1-hour grace
     assert kinds(smtp_server)["denied"] == 1
     with Store(Path(config.store.path)).transaction() as tx:
-        case = tx.case("DL-000001")
-        relisted = tx.listing_for("81.2.69.10")
+        case = tx.cases.get("DL-000001")
+        relisted = tx.blocklist.listing_for("81.2.69.10")
     assert case is not None and case.status.value == "denied" and case.decided_by is None
     assert relisted is None  # it was never on our list: nothing to put back
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from delist_bot.core.models import MailStatus
 from delist_bot.store import Store
 from tests.conftest import TESTS, imap_settings, read_tsv
 from tests.support.imap_helpers import count, deliver
@@ -69,8 +70,8 @@ def check_the_reply(expected: str, smtp: SmtpServer, store_path: Path) -> None:
         return
     if expected == "none":  # no address to answer: quarantined with its reason, nothing queued
         with Store(store_path).transaction() as tx:
-            assert [m for m in tx.outbox() if m["kind"] == "review"] == []
-            assert [q["reason"] for q in tx.quarantined()] == ["no sender address to reply to"]
+            assert [m for m in tx.outbox.all() if m.kind == "review"] == []
+            assert [q.reason for q in tx.quarantine.all()] == ["no sender address to reply to"]
         return
     outcome, _, detail = expected.partition(":")
     acks = [
@@ -87,5 +88,5 @@ def check_the_reply(expected: str, smtp: SmtpServer, store_path: Path) -> None:
         return
     assert acks == [], [e.rcpt_tos for e, _ in acks]
     with Store(store_path).transaction() as tx:
-        failed = [m for m in tx.outbox("failed") if m["kind"] == "review"]
-    assert len(failed) == 1 and detail in failed[0]["last_error"]
+        failed = [m for m in tx.outbox.all(MailStatus.FAILED) if m.kind == "review"]
+    assert len(failed) == 1 and detail in (failed[0].last_error or "")

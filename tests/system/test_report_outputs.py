@@ -145,7 +145,7 @@ def test_status(demo_config: Path) -> None:
 
     # The last poll as a stopped worker leaves it: ten minutes, over three 60 s intervals, ago.
     with Store(demo_config.parent / "demo" / "store.json").transaction() as tx:
-        tx.set_state("last_poll", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
+        tx.state.set("last_poll", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
     stale = delist_bot("status", "--config", str(demo_config))
     assert stale.returncode == 1
     assert re.fullmatch(

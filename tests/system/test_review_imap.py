@@ -89,7 +89,7 @@ def sender_reply(to: Message, message_id: str, body: str) -> bytes:
 
 def open_a_case(dovecot: Dovecot, user: str, smtp: SmtpServer, config: Config) -> Message:
     with Store(Path(config.store.path)).transaction() as tx:
-        tx.add_listing(f"{IP}/32", "spam trap hits", T0 - timedelta(days=3))
+        tx.blocklist.add(f"{IP}/32", "spam trap hits", T0 - timedelta(days=3))
     deliver(dovecot, user, [REQUEST.read_bytes()])
     Worker(config).run_once(T0)
     [notification] = mails(smtp, "reviewer_notification")
@@ -98,7 +98,7 @@ def open_a_case(dovecot: Dovecot, user: str, smtp: SmtpServer, config: Config) -
 
 def case_of(config: Config):
     with Store(Path(config.store.path)).transaction() as tx:
-        return tx.case("DL-000001"), tx.listing_for(IP)
+        return tx.cases.get("DL-000001"), tx.blocklist.listing_for(IP)
 
 
 def test_the_notification_carries_the_dossier_and_the_request(
@@ -245,7 +245,7 @@ def test_a_reply_to_a_closed_case_opens_a_linked_one(
     deliver(dovecot, imap_user, [again])
     Worker(config).run_once(T0 + timedelta(days=3))
     with Store(Path(config.store.path)).transaction() as tx:
-        new = tx.case("DL-000002")
+        new = tx.cases.get("DL-000002")
     assert new is not None and new.linked_case == "DL-000001" and new.ip == IP
     assert len(mails(smtp_server, "reviewer_notification")) == 2
 
@@ -256,7 +256,7 @@ def test_require_listed_answers_not_listed(
     settings["review"]["require_listed"] = True
     config = from_dict(settings, {})
     with Store(Path(config.store.path)).transaction() as tx:
-        tx.add_listing("198.51.100.0/24", "", T0)
+        tx.blocklist.add("198.51.100.0/24", "", T0)
     deliver(dovecot, imap_user, [REQUEST.read_bytes()])
     Worker(config).run_once(T0)
     assert len(mails(smtp_server, "not_listed")) == 1
@@ -398,7 +398,7 @@ def test_approve_inside_a_listed_range_delists_the_ip_only(
     dovecot: Dovecot, imap_user: str, smtp_server: SmtpServer, config: Config
 ) -> None:
     with Store(Path(config.store.path)).transaction() as tx:
-        tx.add_listing("81.2.0.0/16", "trap hits", T0 - timedelta(days=3))
+        tx.blocklist.add("81.2.0.0/16", "trap hits", T0 - timedelta(days=3))
     deliver(dovecot, imap_user, [REQUEST.read_bytes()])
     Worker(config).run_once(T0)
     [notification] = mails(smtp_server, "reviewer_notification")
@@ -406,8 +406,10 @@ def test_approve_inside_a_listed_range_delists_the_ip_only(
     deliver(dovecot, imap_user, [reviewer_reply(notification, "approve\nclean now")])
     Worker(config).run_once(T0 + timedelta(hours=1))
     with Store(Path(config.store.path)).transaction() as tx:
-        listed = {ip: tx.listing_for(ip) is not None for ip in (IP, "81.2.1.1", "81.2.255.7")}
-        case = tx.case("DL-000001")
+        listed = {
+            ip: tx.blocklist.listing_for(ip) is not None for ip in (IP, "81.2.1.1", "81.2.255.7")
+        }
+        case = tx.cases.get("DL-000001")
     assert listed == {IP: False, "81.2.1.1": True, "81.2.255.7": True}
     assert case.status is CaseStatus.DELISTED
     assert [e.text for e in case.events if e.kind == "blocklist"] == [

@@ -6,6 +6,7 @@ A real Dovecot and a real aiosmtpd server that requires AUTH; the CLI as a user 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from delist_bot.config import from_dict
+from delist_bot.core.models import MailRecord
 from delist_bot.runtime.courier import attempt
 from delist_bot.smtp.transport import DeliveryOutcome, Stage, Transport, judge
 from delist_bot.store.files import SPOOL_SUFFIX
@@ -163,15 +165,17 @@ def test_an_exception_fails_that_mail_only(smtp_server: SmtpServer, tmp_path: Pa
         },
     }
     transport = Transport(from_dict(settings, {}))
-    broken = {"id": "1", "kind": "review", "attempts": 0}  # a damaged record: no "to"
-    good = {**broken, "id": "2", "to": "a@b.example"}
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    good = MailRecord("2", "2", "s", "review", "a@b.example", "<m@d.example>", at, at)
+    broken = dataclasses.replace(good, id="1")
     raw = b"From: delist@d.example\r\nTo: a@b.example\r\nSubject: x\r\n\r\nhi\r\n"
     try:
-        failed = attempt(transport, "delist@d.example", broken, raw)
+        # A damaged record fails at the store's claim; bytes that are no bytes get this far.
+        failed = attempt(transport, "delist@d.example", broken, None)  # type: ignore[arg-type]
         sent = attempt(transport, "delist@d.example", good, raw)
     finally:
         transport.close()
-    assert failed.outcome is DeliveryOutcome.FAILED and failed.detail == "KeyError: 'to'"
+    assert failed.outcome is DeliveryOutcome.FAILED and failed.detail.startswith("TypeError: ")
     assert sent.outcome is DeliveryOutcome.SENT
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from delist_bot.config import StoreConfig, from_dict
-from delist_bot.core.models import OutgoingMail
+from delist_bot.core.models import MessageRecord, OutgoingMail
 from delist_bot.core.settings import Sender, Settings
 from delist_bot.runtime.pipeline import process
 from delist_bot.runtime.worker import Worker
@@ -91,20 +91,20 @@ def mail(n: int, size: int) -> OutgoingMail:
 def state_of(store: Store) -> tuple:
     with store.transaction() as tx:
         return (
-            tx.get_state("counter"),
-            sorted(tx.get_state("seen", {})),
-            sorted(doc["id"] for doc in tx.outbox()),
-            [c.id for c in tx.cases()],
-            tx.open_case_for_ip("81.2.69.142"),
+            tx.state.get("counter"),
+            sorted(tx.state.get("seen", {})),
+            sorted(mail.id for mail in tx.outbox.all()),
+            [c.id for c in tx.cases.all()],
+            tx.cases.open_for_ip("81.2.69.142"),
         )
 
 
 def commit(store: Store, n: int, raw: bytes) -> None:
     """What a batch commits: a message record (archive), a case, a mail (spool), state."""
     with store.transaction() as tx:
-        tx.set_state("counter", n)
+        tx.state.set("counter", n)
         process(tx, f"u{n}", raw, NOW, SETTINGS)
-        tx.enqueue(mail(n, 3000))
+        tx.outbox.enqueue(mail(n, 3000))
 
 
 def test_a_failed_commit_on_a_full_disk_leaves_nothing_behind_and_the_next_one_works(
@@ -146,19 +146,19 @@ def test_an_append_to_the_archive_that_fails_is_taken_back(tmpfs: Callable[[str]
     disk = tmpfs("256k")
     store = Store(disk / "store.json")
     with store.transaction() as tx:
-        tx.record_message({"key": "k1", "received_at": NOW.isoformat()})
-        tx.set_state("pad", "p" * 60_000)
+        tx.messages.record(MessageRecord("k1", "1", NOW, None, "done"))
+        tx.state.set("pad", "p" * 60_000)
     files = snapshot(disk)
     filler = fill(disk)
     failing = pytest.raises(StoreWriteError, match=r"store\.json: No space left on device")
     with failing, store.transaction() as tx:
-        tx.record_message({"key": "k2", "received_at": NOW.isoformat()})
+        tx.messages.record(MessageRecord("k2", "2", NOW, None, "done"))
     assert snapshot(disk) == files
     with store.transaction() as tx:
-        assert not tx.seen("k2")
+        assert not tx.messages.seen("k2")
     filler.unlink()
     with store.transaction() as tx:
-        tx.record_message({"key": "k2", "received_at": NOW.isoformat()})
+        tx.messages.record(MessageRecord("k2", "2", NOW, None, "done"))
     assert [r["key"] for r in store.archive.records("messages")] == ["k1", "k2"]
 
 
@@ -217,11 +217,11 @@ def test_an_8_5_mb_latin_1_request_fits_a_40_mb_disk(tmpfs: Callable[[str], Path
     spooled = sum(p.stat().st_size for p in (disk / "store.json.spool").iterdir())
     assert spooled <= 1.4 * len(raw)
     with store.transaction() as tx:
-        notification = next(d for d in tx.outbox() if d["kind"] == "reviewer_notification")
-        attached = tx.mail_bytes(notification)  # the request, as it came, for the reviewers
+        notification = next(m for m in tx.outbox.all() if m.kind == "reviewer_notification")
+        attached = tx.outbox.mail_bytes(notification)  # the request, as it came, for the reviewers
         assert attached.count(LINE.rstrip(b"\n")) == raw.count(LINE.rstrip(b"\n")) > 100_000
-        for doc in tx.outbox():
-            tx.update_mail(doc["id"], status="sent", sent_at=NOW.isoformat())
+        for mail in tx.outbox.all():
+            tx.outbox.update(mail.id, status="sent", sent_at=NOW.isoformat())
     store.compact(NOW + timedelta(days=1))  # sent: the spool file goes
     assert list((disk / "store.json.spool").iterdir()) == []
     assert len(store.archive.records("outbox")) == 2
@@ -279,16 +279,16 @@ def test_a_commit_whose_archive_does_not_fit_leaves_no_new_file(
     disk = tmpfs("256k")
     store = Store(disk / "store.json")
     with store.transaction() as tx:
-        tx.set_state("counter", 1)
+        tx.state.set("counter", 1)
     files = snapshot(disk)
     filler = fill(disk)
-    months = [(NOW - timedelta(days=31 * n)).isoformat() for n in range(12)]
+    months = [NOW - timedelta(days=31 * n) for n in range(12)]
     failing = pytest.raises(StoreWriteError, match=r"messages/20..-..\.jsonl: No space left on")
     with failing, store.transaction() as tx:  # a new file for each month: the disk runs out
         for n, month in enumerate(months):
-            tx.record_message({"key": f"k{n}", "received_at": month})
+            tx.messages.record(MessageRecord(f"k{n}", str(n), month, None, "done"))
     assert snapshot(disk) == files
     filler.unlink()
     with store.transaction() as tx:
-        tx.record_message({"key": "k", "received_at": NOW.isoformat()})
+        tx.messages.record(MessageRecord("k", "1", NOW, None, "done"))
     assert [r["key"] for r in store.archive.records("messages")] == ["k"]

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from delist_bot.config import Config, from_dict
+from delist_bot.core.models import MailStatus
 from delist_bot.runtime.worker import Worker
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, imap_settings
@@ -75,16 +76,16 @@ def test_a_failure_for_one_recipient_is_retried_for_that_one_only(
 
     assert recipients_by_kind(smtp_server)["reviewer_notification"] == ["r1@team.example"]
     [waiting] = first.retrying
-    assert waiting["to"] == "r2@team.example" and waiting["last_error"].startswith("450 4.2.1")
+    assert waiting.to == "r2@team.example" and (waiting.last_error or "").startswith("450 4.2.1")
 
     del smtp_server.recorder.refuse["r2@team.example"]
     again = Worker(config).deliver(NOW + timedelta(minutes=2))
-    assert [m["to"] for m in again.sent] == ["r2@team.example"]
+    assert [m.to for m in again.sent] == ["r2@team.example"]
     assert recipients_by_kind(smtp_server)["reviewer_notification"] == REVIEWERS
 
     smtp_server.recorder.refuse["o2@ops.example"] = "550 5.1.1 no such user"
     digest = Worker(config).send_digest(NOW + timedelta(hours=1))
-    assert [m["to"] for m in digest.sent] == ["o1@ops.example"]
-    assert [m["to"] for m in digest.failed] == ["o2@ops.example"]
+    assert [m.to for m in digest.sent] == ["o1@ops.example"]
+    assert [m.to for m in digest.failed] == ["o2@ops.example"]
     with Store(tmp_path / "store.json").transaction() as tx:
-        assert [m["to"] for m in tx.outbox("failed")] == ["o2@ops.example"]
+        assert [m.to for m in tx.outbox.all(MailStatus.FAILED)] == ["o2@ops.example"]

@@ -78,7 +78,7 @@ def test_a_pass_answers_every_request_once(
     assert "Buongiorno" in italian[0].get_payload(decode=True).decode()
 
     with Store(Path(imap_config.store.path)).transaction() as tx:
-        cases = tx.cases()
+        cases = tx.cases.all()
     assert sorted(c.ip for c in cases) == ["2a01:4f8:c17:1234::25", "81.2.69.142"]
     assert all(c.due_at - c.received_at == timedelta(hours=48) for c in cases)
     assert count(dovecot, imap_user, "INBOX") == 0
@@ -168,7 +168,7 @@ def test_an_oversize_message_is_quarantined_unread(
     assert "over the 4000-byte limit" in report.processed[0].reason
     assert count(dovecot, imap_user, "Quarantine") == 1
     with Store(tmp_path / "s.json").transaction() as tx:
-        assert len(tx.quarantined()) == 1
+        assert len(tx.quarantine.all()) == 1
 
 
 @pytest.mark.parametrize("source", ["token", "command"])
@@ -199,13 +199,13 @@ def test_smtp_temporary_then_permanent_failure(
     deliver(dovecot, imap_user, [PORTAL.read_bytes()])
     smtp_server.recorder.reply = "451 4.3.0 try again later"
     first = Worker(imap_config).run_once(NOW)
-    assert [m["status"] for m in first.retrying] == ["pending"]
-    assert first.retrying[0]["next_attempt_at"] > NOW.isoformat()
+    assert [m.status for m in first.retrying] == ["pending"]
+    assert first.retrying[0].next_attempt_at > NOW
     assert Worker(imap_config).deliver(NOW + timedelta(seconds=10)).sent == []  # not due yet
 
     smtp_server.recorder.reply = "550 5.1.1 no such user"
     failed = Worker(imap_config).deliver(NOW + timedelta(minutes=2)).failed
-    assert failed[0]["status"] == "failed" and failed[0]["last_error"].startswith("550")
+    assert failed[0].status == "failed" and (failed[0].last_error or "").startswith("550")
     assert smtp_server.recorder.messages == []
 
 
@@ -215,7 +215,7 @@ def test_smtp_down_keeps_the_mail_queued(
     deliver(dovecot, imap_user, [PORTAL.read_bytes()])
     smtp_server.stop()
     report = Worker(imap_config).run_once(NOW)
-    assert len(report.retrying) == 1 and "Error" in report.retrying[0]["last_error"]
+    assert len(report.retrying) == 1 and "Error" in (report.retrying[0].last_error or "")
     restarted = SmtpServer.start()
     try:
         moved = dataclasses.replace(
@@ -237,15 +237,15 @@ def test_a_pass_over_an_empty_mailbox_sends_a_dead_senders_claim(
     Worker(imap_config).run_once(NOW)
     store = Store(Path(imap_config.store.path))
     with store.transaction() as tx:
-        [mail] = tx.outbox()
-        tx.update_mail(mail["id"], status="sending", claimed_at=NOW.isoformat())
+        [mail] = tx.outbox.all()
+        tx.outbox.update(mail.id, status="sending", claimed_at=NOW.isoformat())
     restarted = SmtpServer.start()
     try:
         moved = dataclasses.replace(
             imap_config, smtp=dataclasses.replace(imap_config.smtp, port=restarted.port)
         )
         report = Worker(moved).run_once(NOW + timedelta(minutes=6))
-        assert [m["kind"] for m in report.sent] == ["portal"]
+        assert [m.kind for m in report.sent] == ["portal"]
         assert len(restarted.recorder.messages) == 1
     finally:
         restarted.stop()

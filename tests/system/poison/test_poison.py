@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from delist_bot.core.models import OPEN_STATUSES
+from delist_bot.core.models import OPEN_STATUSES, QuarantineRecord
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings, read_tsv
 from tests.support.imap_helpers import count, deliver
@@ -211,11 +211,11 @@ def leftovers(store: Path) -> tuple[list[str], list[str]]:
     """Mail still waiting days later (a courier that stopped; a failure must say why), and the
     decided cases the archive step did not take a week after their decision."""
     with Store(store).transaction() as tx:
-        outbox, cases = tx.outbox(), tx.cases()
+        outbox, cases = tx.outbox.all(), tx.cases.all()
     return [
-        f"{m['kind']} to {m['to']!r}: {m['status']} {m['last_error'] or ''}"
+        f"{m.kind} to {m.to!r}: {m.status} {m.last_error or ''}"
         for m in outbox
-        if m["status"] != "sent" and not (m["status"] == "failed" and m["last_error"])
+        if m.status != "sent" and not (m.status == "failed" and m.last_error)
     ], [c.id for c in cases if c.status not in OPEN_STATUSES]
 
 
@@ -227,10 +227,11 @@ def verdict(store: Path, uid: str) -> Verdict | None:
     """The candidate's recorded outcome and reason, or its quarantine and why."""
     handle = Store(store)
     with handle.transaction() as tx:
-        quarantined = tx.quarantined()
-    for record in quarantined + handle.archive.records("quarantine"):
-        if record["uid"] == uid:
-            return Verdict("quarantined", record["reason"] or "")
+        quarantined = tx.quarantine.all()
+    archived = [QuarantineRecord.from_doc(d) for d in handle.archive.records("quarantine")]
+    for record in quarantined + archived:
+        if record.uid == uid:
+            return Verdict("quarantined", record.reason or "")
     for record in handle.archive.records("messages"):
         if record["uid"] == uid:
             return Verdict(record["outcome"], record["reason"] or "")
