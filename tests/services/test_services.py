@@ -46,7 +46,8 @@ def test_too_late_is_the_rule_apply_command_follows(
     decision = cases.apply_command(case, Command(word, ""), "rev@example.net", T0)
     assert (late is None) == decision.applied
     if late is not None:
-        assert late == f"DL-000001 is already {status.value}"
+        assert late == f"DL-000001 is already {status.value}; only note and take work now"
+        assert decision.notices[0].text == late  # the reviewer reads what the terminal prints
 
 
 @pytest.fixture
