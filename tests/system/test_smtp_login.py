@@ -16,7 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from delist_bot.config import from_dict
 from delist_bot.runtime.courier import attempt
-from delist_bot.smtp.transport import Outcome, Stage, Transport, judge
+from delist_bot.smtp.transport import Outcome, Transport
 from delist_bot.store.files import SPOOL_SUFFIX
 from tests.conftest import imap_settings
 from tests.support.imap_helpers import deliver
@@ -124,30 +124,6 @@ def test_failed_mail_is_listed_and_retried(
     assert run_cli("outbox", "retry", "--all-failed", "--config", config).output.strip() == (
         "no failed mail"
     )
-
-
-@pytest.mark.parametrize(
-    ("stage", "code", "outcome"),
-    [
-        (Stage.CONNECT, 421, Outcome.RETRY),
-        (Stage.CONNECT, 554, Outcome.RETRY),
-        (Stage.AUTH, 535, Outcome.RETRY),
-        (Stage.MAIL, 530, Outcome.RETRY),
-        (Stage.MAIL, 550, Outcome.RETRY),  # our sender refused: the server's configuration
-        (Stage.MAIL, 552, Outcome.FAILED),  # this mail is too big
-        (Stage.RCPT, 450, Outcome.RETRY),
-        (Stage.RCPT, 452, Outcome.RETRY),
-        (Stage.RCPT, 454, Outcome.RETRY),
-        (Stage.RCPT, 530, Outcome.RETRY),
-        (Stage.RCPT, 538, Outcome.RETRY),
-        (Stage.RCPT, 550, Outcome.FAILED),
-        (Stage.DATA, 451, Outcome.RETRY),
-        (Stage.DATA, 534, Outcome.RETRY),
-        (Stage.DATA, 554, Outcome.FAILED),
-    ],
-)
-def test_only_a_recipients_own_5xx_fails_a_mail(stage: Stage, code: int, outcome: Outcome) -> None:
-    assert judge(stage, code) is outcome
 
 
 def test_an_exception_fails_that_mail_only(smtp_server: SmtpServer, tmp_path: Path) -> None:
