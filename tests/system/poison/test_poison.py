@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 
 from delist_bot.core.models import OPEN_STATUSES
 from delist_bot.store import Store
-from tests.conftest import DATA_SAMPLES, TESTS, delist_bot_process, imap_settings, read_tsv
+from tests.conftest import DATA_SAMPLES, TESTS, imap_settings, read_tsv
 from tests.support.imap_helpers import count, deliver
 from tests.support.servers import Dovecot, Recorder, SmtpServer, free_port
 from tests.support.zygote import Zygote
@@ -302,23 +302,3 @@ def test_every_sample_has_a_row_and_every_row_a_sample() -> None:
     rows = [r["file"] for r in read_tsv(HERE / "expected.tsv")]
     assert {p.name for p in SAMPLES.glob("*.eml")} == set(rows) - set(GENERATED)
     assert all(r["file"] and r["attacks"] for r in read_tsv(HERE / "expected.tsv"))
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("--version",),
-        ("run", "--once", "--config", "/nonexistent/delist-bot.toml"),
-        ("cases", "show", "DL-000001", "--config", "/nonexistent/delist-bot.toml"),
-    ],
-)
-def test_the_zygote_runs_a_command_line_as_its_own_process_does(
-    args: tuple[str, ...], tmp_path: Path
-) -> None:
-    zygote = Zygote(tmp_path)
-    try:
-        forked = zygote.run(*args)
-    finally:
-        zygote.stop()
-    alone = delist_bot_process(*args)
-    assert forked == (alone.returncode, alone.stdout, alone.stderr)
