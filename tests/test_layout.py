@@ -228,7 +228,7 @@ class Source:
         return self.package if name == ROOT else f"{self.package}.{name}"
 
     def local(self, dotted: str) -> str | None:
-        """NAME without the package's prefix, or None when it is not the project's."""
+        """DOTTED without the package's prefix, or None when it is not the project's."""
         if dotted == self.package:
             return ROOT
         prefix = self.package + "."
