@@ -172,6 +172,7 @@ def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
     assert any("case DL-000001" in e["message"] for e in entries)
 
 
+@pytest.mark.system  # the entry point as systemd starts it: a new interpreter, its env
 def test_text_logs_under_journald_leave_the_time_to_the_journal(tmp_path: Path) -> None:
     write(tmp_path, local=True)
     sample = next(DATA_SAMPLES.glob("01*.eml"))

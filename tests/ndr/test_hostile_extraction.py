@@ -85,6 +85,7 @@ def _best(raws: list[bytes]) -> list[float]:
 SCALABLE = [a for a in build.attacks(1_000) if "over-120k" not in a.file]
 
 
+@pytest.mark.system  # timed
 @pytest.mark.parametrize("attack", SCALABLE, ids=[a.file for a in SCALABLE])
 def test_extraction_time_grows_linearly_with_the_attack(attack: build.Attack) -> None:
     """Each attack at 10 KB and at 100 KB, side by side: 10x the text, about 10x the time."""

@@ -62,6 +62,7 @@ def _flat_parts(count: int) -> bytes:
     )
 
 
+@pytest.mark.system  # timed
 @pytest.mark.parametrize("name", CASES)
 def test_bad_input_is_cheap(name: str) -> None:
     raw = CASES[name]()

@@ -26,6 +26,8 @@ from tests.system.test_report_outputs import CHROMIUM_FLAGS
 OUTLOOK = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "outlook"
 HOSTILE = Path(__file__).parents[1] / "hostile" / "shapes"
 needs_tesseract = pytest.mark.skipif(ocr.missing() is not None, reason=str(ocr.missing()))
+# A file with pictures inside: Tesseract reads each (an outside program, seconds): system.
+PICTURES = pytest.mark.system
 
 
 def forward(data: bytes, ctype: str = "application/octet-stream", name: str = "evidence") -> bytes:
@@ -51,12 +53,19 @@ def reading(raw: bytes) -> tuple:
 CORPUS = [
     ("eml_analyzer/other_eyou_bounce.msg", "need_info", None, None, None),  # no code in it
     ("eml_analyzer/outer.msg", "need_info", None, None, None),
-    ("msgreader/msgInMsgInMsg.msg", "need_info", None, None, None),
+    pytest.param("msgreader/msgInMsgInMsg.msg", "need_info", None, None, None, marks=PICTURES),
     ("Aspose.Email-for-.NET/WithEmbeddedMsg.msg", "need_info", None, None, None),
     ("MimeKit/winmail.tnef", "need_info", None, None, None),
     ("MimeKit/garbage-at-end.tnef", "need_info", None, None, None),
-    ("poi/winmail-sample1.dat", "need_info", None, None, None),
-    ("OfficeDocs-Exchange/owa_ndr_partial_e68ff341.png", "need_info", None, None, None),
+    pytest.param("poi/winmail-sample1.dat", "need_info", None, None, None, marks=PICTURES),
+    pytest.param(
+        "OfficeDocs-Exchange/owa_ndr_partial_e68ff341.png",
+        "need_info",
+        None,
+        None,
+        None,
+        marks=PICTURES,
+    ),
 ]
 SCREENSHOTS = [
     ("OfficeDocs-Exchange/ex2007_outlook_report_ndr_5.1.1_adfb8d5a.gif", "other", "5.1.1"),
@@ -82,9 +91,8 @@ def test_real_outlook_files(path: str, action: str, code, ip, source) -> None:
     )
 
 
-@needs_tesseract
 @pytest.mark.parametrize(("path", "action", "code"), SCREENSHOTS)
-def test_real_screenshots(path: str, action: str, code: str) -> None:
+def test_real_screenshots(path: str, action: str, code: str, tesseract: None) -> None:
     data = (OUTLOOK / path).read_bytes()
     record = parse_record("x", forward(data, "image/png", "ndr.png"))
     # Their only IPs are decoys (the Received lines): none may be read as the blocked one.
@@ -97,7 +105,11 @@ def test_real_screenshots(path: str, action: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["MimeKit/rich-text.eml", "Aspose.Email-for-.NET/tnefWithMsgInside.eml"]
+    "path",
+    [
+        pytest.param("MimeKit/rich-text.eml", marks=PICTURES),
+        "Aspose.Email-for-.NET/tnefWithMsgInside.eml",
+    ],
 )
 def test_real_mails_with_tnef_parts(path: str) -> None:
     record = parse_record("x", (OUTLOOK / path).read_bytes())
@@ -290,6 +302,7 @@ def test_many_pdfs_cost_a_few_reads() -> None:
     assert sum("bytes of content" in note for note in extraction.notes) == 1  # one note a reason
 
 
+@pytest.mark.system  # the JPEG reaches Tesseract
 @pytest.mark.xfail(strict=True, reason="a JPEG inside another filter is only seen once decoded")
 def test_a_slow_jpeg_behind_another_filter_is_refused_before_decoding() -> None:
     import zlib

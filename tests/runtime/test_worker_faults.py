@@ -31,7 +31,6 @@ from delist_bot.core import sla
 from delist_bot.mailbox import MailboxError
 from delist_bot.mailbox.maildir import MaildirMailbox
 from delist_bot.ndr import extract
-from delist_bot.runtime.journal import Journal
 from delist_bot.runtime.worker import Worker
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, delist_bot, imap_settings
@@ -261,21 +260,6 @@ def test_sigterm_mid_pass_finishes_the_batch_and_keeps_the_lock_until_the_end(
     assert firsts == {f"<stop-{i}@example.org>": 1 for i in range(200)}
     assert len(by_kind(recorder, "reviewer_notification")) == 200
     assert count(dovecot, imap_user, "Processed") == 200
-
-
-def test_a_journal_is_never_touched_by_another_living_process(tmp_path: Path) -> None:
-    path = tmp_path / "store.json.journal"
-    mine, other = Journal(path), Journal(path)
-    mine.record("m1", {"status": "sent"})
-    assert other.seal() == []  # alive (its flock is held): not another's to seal
-    assert len(list(tmp_path.glob("store.json.journal.live.*"))) == 1
-    sealed = mine.seal()
-    assert [e["id"] for e in Journal.entries(sealed)] == ["m1"]
-    mine.record("m2", {"status": "sent"})
-    assert mine._handle is not None
-    mine._handle.close()  # the process died: its lock is gone with it
-    orphaned = other.seal()
-    assert [e["id"] for e in Journal.entries(orphaned)] == ["m1", "m2"]
 
 
 # 4. Deadlines keep running whatever the mailbox does ------------------------------------------

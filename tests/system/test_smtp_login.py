@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from delist_bot.config import from_dict
 from delist_bot.core.models import MailRecord
 from delist_bot.runtime.courier import attempt
-from delist_bot.smtp.transport import DeliveryOutcome, Stage, Transport, judge
+from delist_bot.smtp.transport import DeliveryOutcome, Transport
 from delist_bot.store.files import SPOOL_SUFFIX
 from tests.conftest import imap_settings
 from tests.support.imap_helpers import deliver
@@ -126,32 +126,6 @@ def test_failed_mail_is_listed_and_retried(
     assert run_cli("outbox", "retry", "--all-failed", "--config", config).output.strip() == (
         "no failed mail"
     )
-
-
-@pytest.mark.parametrize(
-    ("stage", "code", "outcome"),
-    [
-        (Stage.CONNECT, 421, DeliveryOutcome.RETRY),
-        (Stage.CONNECT, 554, DeliveryOutcome.RETRY),
-        (Stage.AUTH, 535, DeliveryOutcome.RETRY),
-        (Stage.MAIL, 530, DeliveryOutcome.RETRY),
-        (Stage.MAIL, 550, DeliveryOutcome.RETRY),  # our sender refused: the server's configuration
-        (Stage.MAIL, 552, DeliveryOutcome.FAILED),  # this mail is too big
-        (Stage.RCPT, 450, DeliveryOutcome.RETRY),
-        (Stage.RCPT, 452, DeliveryOutcome.RETRY),
-        (Stage.RCPT, 454, DeliveryOutcome.RETRY),
-        (Stage.RCPT, 530, DeliveryOutcome.RETRY),
-        (Stage.RCPT, 538, DeliveryOutcome.RETRY),
-        (Stage.RCPT, 550, DeliveryOutcome.FAILED),
-        (Stage.DATA, 451, DeliveryOutcome.RETRY),
-        (Stage.DATA, 534, DeliveryOutcome.RETRY),
-        (Stage.DATA, 554, DeliveryOutcome.FAILED),
-    ],
-)
-def test_only_a_recipients_own_5xx_fails_a_mail(
-    stage: Stage, code: int, outcome: DeliveryOutcome
-) -> None:
-    assert judge(stage, code) is outcome
 
 
 def test_an_exception_fails_that_mail_only(smtp_server: SmtpServer, tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ each with its own mailbox, store and SMTP server; each test checks one trial.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import subprocess
-import sys
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,9 +24,10 @@ from aiosmtpd.controller import Controller
 
 from delist_bot.core.models import OPEN_STATUSES, QuarantineRecord
 from delist_bot.store import Store
-from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings, read_tsv
+from tests.conftest import DATA_SAMPLES, TESTS, imap_settings, read_tsv
 from tests.support.imap_helpers import count, deliver
 from tests.support.servers import Dovecot, Recorder, SmtpServer, free_port
+from tests.support.zygote import Zygote
 from tests.system.test_review_imap import OPERATOR, REVIEWER, reviewer_reply
 from tests.system.test_store_disk import big_request
 from tests.system.test_worker_imap import _write_toml
@@ -136,38 +134,6 @@ class Trial:
     verdict: Verdict | None = None  # what became of the candidate
     unsent: list[str] = field(default_factory=list)  # mail neither sent nor failed with a reason
     unarchived: list[str] = field(default_factory=list)  # cases decided a week before, still hot
-
-
-class Zygote:
-    """`delist-bot` command lines run in children forked from one process that imported it once
-    (see zygote.py): a pass costs its own work, not the interpreter's start and the imports."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "zygote.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.runs = 0
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        """(exit status, stdout, stderr) of `delist-bot ARGS`."""
-        self.runs += 1
-        out, err = (self.folder / f"{self.runs}.{name}" for name in ("out", "err"))
-        request = {"args": list(args), "stdout": str(out), "stderr": str(err)}
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        status = self.process.stdout.readline()
-        assert status, f"the zygote died running {args}"
-        return int(status), out.read_text(errors="replace"), err.read_text(errors="replace")
-
-    def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def start_smtp(smtp: Smtp) -> SmtpServer:
@@ -337,23 +303,3 @@ def test_every_sample_has_a_row_and_every_row_a_sample() -> None:
     rows = [r["file"] for r in read_tsv(HERE / "expected.tsv")]
     assert {p.name for p in SAMPLES.glob("*.eml")} == set(rows) - set(GENERATED)
     assert all(r["file"] and r["attacks"] for r in read_tsv(HERE / "expected.tsv"))
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("--version",),
-        ("run", "--once", "--config", "/nonexistent/delist-bot.toml"),
-        ("cases", "show", "DL-000001", "--config", "/nonexistent/delist-bot.toml"),
-    ],
-)
-def test_the_zygote_runs_a_command_line_as_its_own_process_does(
-    args: tuple[str, ...], tmp_path: Path
-) -> None:
-    zygote = Zygote(tmp_path)
-    try:
-        forked = zygote.run(*args)
-    finally:
-        zygote.stop()
-    alone = delist_bot(*args)
-    assert forked == (alone.returncode, alone.stdout, alone.stderr)
