@@ -163,10 +163,6 @@ V = Violation
 # branch that fixes it is merged (the suite fails until then, naming the entry).
 KNOWN_VIOLATIONS: frozenset[Violation] = frozenset(
     {
-        # CYCLE: mailbox/__init__.py holds both the interface its two kinds import and the
-        # factory that imports them (the interface belongs in a module of its own).
-        V(Rule.CYCLE, "mailbox.imap", "mailbox"),
-        V(Rule.CYCLE, "mailbox.maildir", "mailbox"),
         # LAYER, runtime -> not services: the worker takes its wiring and the digest from the
         # services layer, which belongs below it.
         V(Rule.LAYER, "runtime.worker", "services.app"),
