@@ -163,24 +163,6 @@ V = Violation
 # branch that fixes it is merged (the suite fails until then, naming the entry).
 KNOWN_VIOLATIONS: frozenset[Violation] = frozenset(
     {
-        # CYCLE: mailbox/__init__.py holds both the interface its two kinds import and the
-        # factory that imports them (the interface belongs in a module of its own).
-        V(Rule.CYCLE, "mailbox.imap", "mailbox"),
-        V(Rule.CYCLE, "mailbox.maildir", "mailbox"),
-        # LAYER, runtime -> not services: the worker takes its wiring and the digest from the
-        # services layer, which belongs below it.
-        V(Rule.LAYER, "runtime.worker", "services.app"),
-        V(Rule.LAYER, "runtime.worker", "services.reports"),
-        # LAYER, cli -> services, core, config, logs: commands that reach past the services.
-        V(Rule.LAYER, "cli.app", "compose.templates"),
-        V(Rule.LAYER, "cli.app", "mailbox"),
-        V(Rule.LAYER, "cli.app", "store"),
-        V(Rule.LAYER, "cli.cases", "compose.templates"),
-        V(Rule.LAYER, "cli.report", "reports.health"),
-        V(Rule.LAYER, "cli.report", "reports.views"),
-        # LIBRARY, publicsuffixlist only in core/authentication.py: evidence/gather.py keeps a
-        # second list to ask "is this a public suffix?".
-        V(Rule.LIBRARY, "evidence.gather", "publicsuffixlist"),
         # CLOCK, in compose/: the builders fall back on making their own ids (compose/ids.py)
         # when the caller gives none.
         V(Rule.CLOCK, "compose.ids", "uuid"),

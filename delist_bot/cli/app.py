@@ -16,16 +16,12 @@ from datetime import UTC, datetime
 import click
 
 from delist_bot import __version__, logs
-from delist_bot.compose.templates import use_templates
-from delist_bot.config import Config, ConfigError, load, resolve
+from delist_bot.config import Config, load
 from delist_bot.logs import LogFormat
-from delist_bot.mailbox import MailboxError
-from delist_bot.services.errors import UserError
-from delist_bot.store import StoreError
+from delist_bot.services.app import configure
+from delist_bot.services.errors import EXPECTED_ERRORS, UserError
 
 __all__ = ["UserError"]  # the commands raise it from here (services raise it too)
-
-USER_ERRORS = (ConfigError, StoreError, MailboxError, UserError)
 
 
 @contextmanager
@@ -33,7 +29,7 @@ def one_line_errors() -> Iterator[None]:
     """What the user got wrong is said in one line on stderr, exit status 1."""
     try:
         yield
-    except USER_ERRORS as exc:
+    except EXPECTED_ERRORS as exc:
         click.echo(f"delist-bot: {exc}", err=True)
         sys.exit(1)
 
@@ -77,7 +73,7 @@ def cli(verbose: bool, log_format: str) -> None:
 def load_config(path: str | None) -> Config:
     """The configuration, with the operator's templates (if any) in place for this process."""
     config = load(path)
-    use_templates(resolve(config, config.templates.path) if config.templates.path else None)
+    configure(config)
     return config
 
 

@@ -20,7 +20,7 @@ from delist_bot.cli.app import (
     print_json,
     shown,
 )
-from delist_bot.compose.templates import when
+from delist_bot.core.dates import when
 from delist_bot.core.models import Case, CaseStatus
 from delist_bot.services import cases as services
 

@@ -53,8 +53,6 @@ def report(
     config_path: str | None, since: timedelta | datetime, fmt: str, output: Path | None, email: bool
 ) -> None:
     """The state of the delist queue."""
-    from delist_bot.reports import views
-
     now = now_utc()
     start = now - since if isinstance(since, timedelta) else since
     with one_line_errors():
@@ -64,7 +62,7 @@ def report(
             return
         found = reports.report(config, start, now)
     if fmt == "text" and output is None and click.get_text_stream("stdout").isatty():
-        views.print_rich(found.figures)
+        reports.print_rich(found)
         return
     text = reports.render(found, fmt)
     if output is None:
@@ -91,14 +89,11 @@ def _email(config: Config, now: datetime) -> None:
 @config_option
 def status(config_path: str | None) -> None:
     """Health check: exit 0 when healthy, 1 with the reason on one line otherwise."""
-    from delist_bot.reports.health import verdict
-
     with one_line_errors():
-        facts = reports.health_facts(load_config(config_path), now_utc())
-    lines, reasons = verdict(facts)
-    for line in lines:
+        found = reports.health(load_config(config_path), now_utc())
+    for line in found.lines:
         click.echo(line)
-    if reasons:
-        click.echo(f"delist-bot: unhealthy: {'; '.join(reasons)}", err=True)
+    if found.reasons:
+        click.echo(f"delist-bot: unhealthy: {'; '.join(found.reasons)}", err=True)
         raise SystemExit(1)
     click.echo("healthy")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from delist_bot.compose.templates import when
 from delist_bot.core import sla
+from delist_bot.core.dates import when
 from delist_bot.core.ip import is_public
 from delist_bot.core.models import Case, Extraction
 from delist_bot.ndr import codes

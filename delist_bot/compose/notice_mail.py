@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from delist_bot.compose.replies import build_internal, build_reply
-from delist_bot.compose.templates import when
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.cases import Notice
+from delist_bot.core.dates import when
 from delist_bot.core.models import Audience, Case, Nearby, OutgoingMail, Thread
 from delist_bot.core.review import case_token, notification_id, notification_tag
 from delist_bot.core.settings import Settings

@@ -5,7 +5,6 @@ The only module that imports jinja2 or reads a template file (built in, or [temp
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import jinja2
 
 from delist_bot.compose.wrap import wrap
+from delist_bot.core.dates import when
 
 # The built-in templates, inside the installed package (a link to the top-level templates/ in
 # a checkout); an operator's folder ([templates] path) comes first.
@@ -70,7 +70,3 @@ def render(name: str, context: dict[str, Any]) -> str:
 def render_text(name: str, context: dict[str, Any]) -> str:
     """A mail body: the rendered template, each line wrapped for mail (see wrap.py)."""
     return wrap(render(name, context))
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

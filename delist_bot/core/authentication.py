@@ -77,6 +77,12 @@ def organisational(domain: str) -> str:
     return _suffixes().privatesuffix(ascii_domain) or ascii_domain
 
 
+def is_public_suffix(domain: str) -> bool:
+    """Whether DOMAIN (lower-case A-labels, as organisational gives it) is a public suffix
+    itself (com, co.uk): a name nobody owns."""
+    return bool(_suffixes().is_public(domain))
+
+
 def _passed_domain(result: authres.core.AuthenticationResult) -> str | None:
     """The domain a passing result vouches for: DKIM's d= (else i=), SPF's MAIL FROM domain.
     The domain is what follows the last @: `"@corp.example x"@evil.example` is evil.example."""

@@ -9,11 +9,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from functools import cache
 
-from publicsuffixlist import PublicSuffixList
-
-from delist_bot.core.authentication import organisational
+from delist_bot.core.authentication import is_public_suffix, organisational
 from delist_bot.core.evidence import Evidence, Listing, Network, Verdict
 from delist_bot.evidence import rdap, spf
 from delist_bot.evidence.dns import Answer, Resolver, Status, reverse_name
@@ -159,12 +156,7 @@ def _registrable(name: str) -> str | None:
         organisation = organisational(name)
     except UnicodeError:
         return None
-    return None if _suffixes().is_public(organisation) else organisation
-
-
-@cache
-def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
+    return None if is_public_suffix(organisation) else organisation
 
 
 def _same_ip(ip: str, text: str) -> bool:

@@ -18,7 +18,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from delist_bot.config import Config, MailboxConfig
-from delist_bot.mailbox import Fetched, MailboxError, MailboxRefused
+from delist_bot.mailbox.base import Fetched, MailboxError, MailboxRefused
 
 log = logging.getLogger(__name__)
 IDLE_RENEW_SECONDS = 25 * 60  # servers may drop an IDLE after 30 minutes (RFC 2177)

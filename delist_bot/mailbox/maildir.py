@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
 from delist_bot.config import Config, resolve
-from delist_bot.mailbox import Fetched, MailboxRefused
+from delist_bot.mailbox.base import Fetched, MailboxRefused
 
 
 class MaildirMailbox:

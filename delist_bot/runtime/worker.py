@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from delist_bot.config import Config
 from delist_bot.mailbox import MailboxError
 from delist_bot.runtime.deadlines import check_deadlines
+from delist_bot.runtime.digest import send_digest
 from delist_bot.runtime.intake import Intake
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
 from delist_bot.runtime.pipeline import Processed
-from delist_bot.services.app import evidence_gatherer, journal_for, open_store, store_settings
-from delist_bot.services.reports import send_digest
+from delist_bot.runtime.wiring import evidence_gatherer, journal_for, open_store, store_settings
 from delist_bot.store import StoreCorrupt, StoreError
 
 log = logging.getLogger("delist_bot")

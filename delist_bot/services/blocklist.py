@@ -12,7 +12,7 @@ from typing import Any
 
 from delist_bot.config import Config
 from delist_bot.core.blocklist import Listing, parse_listing
-from delist_bot.services.app import open_store
+from delist_bot.runtime.wiring import open_store
 from delist_bot.services.errors import UserError
 
 

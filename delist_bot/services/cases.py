@@ -12,7 +12,7 @@ from delist_bot.core import cases as transitions
 from delist_bot.core.models import Case, OutgoingMail
 from delist_bot.core.review import Command
 from delist_bot.runtime.pipeline import apply_decision
-from delist_bot.services.app import open_store, store_settings
+from delist_bot.runtime.wiring import open_store, store_settings
 from delist_bot.services.errors import UserError
 from delist_bot.store import case_to_doc
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from delist_bot.config import Config
 from delist_bot.core.models import WAITING_MAIL, MailRecord, MailStatus
-from delist_bot.services.app import open_store
+from delist_bot.runtime.wiring import open_store
 from delist_bot.services.errors import UserError
 from delist_bot.store import Store
 

@@ -12,7 +12,7 @@ from delist_bot.config import Config
 from delist_bot.core import quarantine
 from delist_bot.core.quarantine import Entry, Handling
 from delist_bot.mailbox import open_mailbox
-from delist_bot.services.app import open_store
+from delist_bot.runtime.wiring import open_store
 from delist_bot.services.errors import UserError
 from delist_bot.store import Store
 

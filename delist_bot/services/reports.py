@@ -1,10 +1,9 @@
-"""Reports and the digest from the store: load the queue, build the operators' digest and
-send it, and gather the facts of the health check (`delist-bot report` and `status`).
+"""Reports from the store: the figures in each format, the digest sent now (runtime/digest.py
+sends it), and the health check (`delist-bot report` and `status`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,6 @@ from delist_bot.core import sla
 from delist_bot.core.models import OPEN_STATUSES, WAITING_MAIL, MailStatus
 from delist_bot.mailbox import MailboxError, open_mailbox
 from delist_bot.reports import views
-from delist_bot.reports.digest import DIGEST_PERIOD, digest_mail
 from delist_bot.reports.figures import (
     CSV_COLUMNS,
     QueueData,
@@ -23,21 +21,13 @@ from delist_bot.reports.figures import (
     case_rows,
     first_contact_points,
 )
-from delist_bot.reports.health import Facts
+from delist_bot.reports.health import Facts, verdict
+from delist_bot.runtime.digest import queue_data, send_digest
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
-from delist_bot.runtime.pipeline import Settings
-from delist_bot.services.app import journal_for, open_store, store_settings
+from delist_bot.runtime.wiring import journal_for, open_store, store_settings
 from delist_bot.services.quarantine import unattended
 from delist_bot.smtp.transport import can_send
-from delist_bot.store import Store
-
-log = logging.getLogger("delist_bot")
-
-
-def queue_data(store: Store, since: datetime | None = None) -> QueueData:
-    """The queue and its history (the archive from SINCE's month on) for a report."""
-    return QueueData(*store.history(since))
 
 
 @dataclass(frozen=True)
@@ -67,16 +57,9 @@ def render(report: Report, fmt: str) -> str:
     }[fmt]()
 
 
-def send_digest(store: Store, outbox: Outbox, settings: Settings, now: datetime) -> PassReport:
-    """The operators' daily digest: queued like any mail, then delivered at once."""
-    mail = digest_mail(queue_data(store, now - DIGEST_PERIOD), settings, now)
-    if mail is None:
-        log.warning("no [review] operators configured: no digest sent")
-        return PassReport()
-    with store.transaction() as tx:
-        tx.outbox.enqueue(mail)
-        tx.state.set("last_digest", now.isoformat())
-    return outbox.deliver(now)
+def print_rich(report: Report) -> None:
+    """The report as tables on a terminal (rich)."""
+    views.print_rich(report.figures)
 
 
 def email_digest(config: Config, now: datetime) -> PassReport:
@@ -115,3 +98,17 @@ def health_facts(config: Config, now: datetime) -> Facts:
         overdue=sum(1 for c in open_cases if sla.is_overdue(c, now)),
         internal_errors=unattended(store),
     )
+
+
+@dataclass(frozen=True)
+class Health:
+    """What `delist-bot status` prints: a line per fact, and the reasons it is unhealthy."""
+
+    lines: tuple[str, ...]
+    reasons: tuple[str, ...]  # none: healthy
+
+
+def health(config: Config, now: datetime) -> Health:
+    """The health check: the facts gathered, then judged (reports/health.py)."""
+    lines, reasons = verdict(health_facts(config, now))
+    return Health(tuple(lines), tuple(reasons))

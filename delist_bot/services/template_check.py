@@ -168,7 +168,7 @@ def _report(case: cases.Case) -> str:
 
 
 def _settings() -> Settings:
-    from delist_bot.services.app import settings_for
+    from delist_bot.runtime.wiring import settings_for
 
     config = Config(
         smtp=SmtpConfig(from_address="delist@example.net"),

@@ -28,7 +28,7 @@ from delist_bot.core.settings import Sender
 from delist_bot.ndr import extract
 from delist_bot.ndr.language import detect_language
 from delist_bot.runtime import pipeline
-from delist_bot.services.app import settings_for
+from delist_bot.runtime.wiring import settings_for
 from delist_bot.services.demo import demo_config
 from delist_bot.services.template_check import DECISION_REPLIES, FIRST_REPLIES
 from tests.conftest import delist_bot

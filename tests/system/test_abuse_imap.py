@@ -19,8 +19,8 @@ from delist_bot.core.budget import Recipient
 from delist_bot.core.models import Case
 from delist_bot.ndr import extract
 from delist_bot.reports.figures import build_report
+from delist_bot.runtime.digest import queue_data
 from delist_bot.runtime.worker import Worker
-from delist_bot.services.reports import queue_data
 from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings, read_tsv
 from tests.support.imap_helpers import deliver
