@@ -452,6 +452,19 @@ def test_every_known_violation_is_still_one(
     assert not fixed, f"fixed: delete from KNOWN_VIOLATIONS:\n{listing(fixed)}"
 
 
+@pytest.mark.parametrize("path", sorted((SOURCE / "cli").glob("*.py")), ids=lambda p: p.name)
+def test_a_command_opens_no_transaction(path: Path) -> None:
+    """A command parses, calls one service, prints: even a store a service handed back is not
+    the command's to lock (the layer rule already keeps store/ and runtime/ out of cli/)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert "transaction" not in called
+
+
 # The checker, on small made-up packages: each rule can fail -----------------------------------
 
 
