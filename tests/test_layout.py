@@ -181,10 +181,6 @@ KNOWN_VIOLATIONS: frozenset[Violation] = frozenset(
         # LIBRARY, publicsuffixlist only in core/authentication.py: evidence/gather.py keeps a
         # second list to ask "is this a public suffix?".
         V(Rule.LIBRARY, "evidence.gather", "publicsuffixlist"),
-        # CLOCK, in compose/: the builders fall back on making their own ids (compose/ids.py)
-        # when the caller gives none.
-        V(Rule.CLOCK, "compose.ids", "uuid"),
-        V(Rule.CLOCK, "compose.ids", "email.utils.make_msgid"),
     }
 )
 

@@ -19,7 +19,7 @@ from email.policy import Compat32
 from email.utils import format_datetime
 from typing import Any
 
-from delist_bot.compose.ids import MailIds, fresh_ids
+from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.templates import (
     render_text,
     template_language,
@@ -148,10 +148,11 @@ def build_internal(
     message_id: str | None = None,
     references: tuple[str, ...] = (),
     attachment: bytes | None = None,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
-    ids = ids or fresh_ids(f"{kind}.{case_id}", sender.domain)
+    ids = new_ids(f"{kind}.{case_id}", sender.domain)
     body: Message = _text(render_text(f"internal/{kind}.en.txt", context))
     if attachment is not None:
         parts = [body, request_part(attachment, case_id)]
@@ -186,10 +187,11 @@ def build_digest(
     html: str,
     sender: Sender,
     now: datetime,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
-    ids = ids or fresh_ids("digest", sender.domain)
+    ids = new_ids("digest", sender.domain)
     message_id = ids.message_id
     parts = [_text(text), _text(html, "html")]
     body = MIMEMultipart("alternative", boundary=ids.boundary, _subparts=parts)
@@ -235,10 +237,11 @@ def build_reply(
     sender: Sender,
     now: datetime,
     case_id: str | None = None,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """A threaded, automatic-marked reply rendered from the kind's template."""
-    ids = ids or fresh_ids(case_id or "reply", sender.domain)
+    ids = new_ids(case_id or "reply", sender.domain)
     name = template_name(kind, language)
     body = render_text(name, {**context, "case_id": case_id})
     message_id = ids.message_id

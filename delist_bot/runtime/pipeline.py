@@ -33,6 +33,7 @@ from delist_bot.core.plan import Plan, RequestFacts, plan
 from delist_bot.core.rules import Route, automatic_reason, route, speaks_for
 from delist_bot.core.settings import Settings, budget_limits
 from delist_bot.ndr import extract
+from delist_bot.runtime.ids import fresh_ids
 from delist_bot.store import Transaction
 
 __all__ = [
@@ -252,7 +253,14 @@ def answer(
     context = reply_context(extraction, case)
     case_id = case.id if case else None
     mail = build_reply(
-        reply.kind, reply.language, context, reply.thread, settings.sender, now, case_id
+        reply.kind,
+        reply.language,
+        context,
+        reply.thread,
+        settings.sender,
+        now,
+        case_id,
+        new_ids=fresh_ids,
     )
     if case is not None:
         case = cases.record_reply(case, mail.message_id, reply.kind, now, extraction.sender)
@@ -282,7 +290,7 @@ def _notify_reviewers(
     dossier = notice_mail.build_dossier(
         case, nearby, tx.blocklist.history_for(case.ip), tx.blocklist.listing_for(case.ip)
     )
-    mail = notice_mail.review_request(case, words, dossier, raw, settings, now)
+    mail = notice_mail.review_request(case, words, dossier, raw, settings, now, new_ids=fresh_ids)
     return (mail,) if mail else ()
 
 
@@ -315,7 +323,7 @@ def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
     case = cases.reopen(closed, tx.cases.next_number(), extraction, now, m.received)
     tx.cases.save(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     context = {"hours": sla.PROMISE_HOURS}
-    ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context)
+    ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context, new_ids=fresh_ids)
     case = cases.record_reply(case, ack.message_id, review_kind, now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings))
     tx.cases.save(case)
@@ -399,7 +407,9 @@ def _render(
     now: datetime,
     reviewer: str | None = None,
 ) -> tuple[OutgoingMail, ...]:
-    rendered = (notice_mail.render(n, case, settings, now, reviewer) for n in notices)
+    rendered = (
+        notice_mail.render(n, case, settings, now, reviewer, new_ids=fresh_ids) for n in notices
+    )
     return tuple(m for m in rendered if m is not None)
 
 
@@ -451,7 +461,8 @@ def _take_step(
     to_requester = rule.audience is Audience.REQUESTER
     if to_requester and (spent := _spent(tx, case.requester, now, settings)):
         return cases.withhold_holding(case, spent, now), False
-    mail = notice_mail.render(Notice(rule.kind, rule.audience), case, settings, now)
+    notice = Notice(rule.kind, rule.audience)
+    mail = notice_mail.render(notice, case, settings, now, new_ids=fresh_ids)
     case = cases.mark(case, rule.step, now)
     if mail is not None:
         if to_requester:

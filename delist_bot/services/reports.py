@@ -24,6 +24,7 @@ from delist_bot.reports.figures import (
     first_contact_points,
 )
 from delist_bot.reports.health import Facts
+from delist_bot.runtime.ids import fresh_ids
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
 from delist_bot.runtime.pipeline import Settings
@@ -69,7 +70,7 @@ def render(report: Report, fmt: str) -> str:
 
 def send_digest(store: Store, outbox: Outbox, settings: Settings, now: datetime) -> PassReport:
     """The operators' daily digest: queued like any mail, then delivered at once."""
-    mail = digest_mail(queue_data(store, now - DIGEST_PERIOD), settings, now)
+    mail = digest_mail(queue_data(store, now - DIGEST_PERIOD), settings, now, fresh_ids)
     if mail is None:
         log.warning("no [review] operators configured: no digest sent")
         return PassReport()
