@@ -14,7 +14,7 @@ from delist_bot.compose.replies import build_internal, build_reply
 from delist_bot.compose.templates import when
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.cases import Notice
-from delist_bot.core.models import Audience, Case, Nearby, OutgoingMail, Thread
+from delist_bot.core.models import Audience, Case, MailKind, Nearby, OutgoingMail, Thread
 from delist_bot.core.review import case_token, notification_id, notification_tag
 from delist_bot.core.settings import Settings
 
@@ -64,7 +64,7 @@ def build_dossier(
 
 
 def sender_mail(
-    kind: str,
+    kind: MailKind,
     case: Case,
     text: str,
     settings: Settings,
@@ -113,7 +113,7 @@ def review_request(
         f"from {case.requester}"
     )
     return build_internal(
-        "reviewer_notification",
+        MailKind.REVIEWER_NOTIFICATION,
         list(settings.reviewers),
         subject,
         {"case": case, "words": words, "dossier": dossier},
@@ -145,10 +145,10 @@ def team_mail(
     if not recipients:
         return None
     titles = {
-        "reviewer_reminder": f"Reminder: {case.ip} is due by {when(case.due_at)}",
-        "reviewer_followup": f"The sender wrote again about {case.ip}",
-        "reviewer_help": "Your reply was not applied",
-        "operator_escalation": f"Escalation: no decision on {case.ip} yet",
+        MailKind.REVIEWER_REMINDER: f"Reminder: {case.ip} is due by {when(case.due_at)}",
+        MailKind.REVIEWER_FOLLOWUP: f"The sender wrote again about {case.ip}",
+        MailKind.REVIEWER_HELP: "Your reply was not applied",
+        MailKind.OPERATOR_ESCALATION: f"Escalation: no decision on {case.ip} yet",
     }
     context = {
         "case": case,

@@ -26,7 +26,7 @@ from delist_bot.compose.templates import (
     template_name,
 )
 from delist_bot.core.addresses import header_form
-from delist_bot.core.models import OutgoingMail, Thread
+from delist_bot.core.models import MailKind, OutgoingMail, Thread
 from delist_bot.core.settings import Sender
 
 LOOP_HEADER = "X-Delist-Bot-Loop"
@@ -106,7 +106,7 @@ def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
     return buffer.getvalue()
 
 
-def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
+def _automatic(kind: MailKind, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
     return [
         ("Auto-Submitted", "auto-replied" if reply else "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
@@ -138,7 +138,7 @@ def _team_envelope(
 
 
 def build_internal(
-    kind: str,
+    kind: MailKind,
     recipients: list[str],
     subject: str,
     context: dict[str, Any],
@@ -191,20 +191,20 @@ def build_digest(
     new_ids: IdMaker,
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
-    ids = new_ids("digest", sender.domain)
+    ids = new_ids(MailKind.DIGEST, sender.domain)
     message_id = ids.message_id
     parts = [_text(text), _text(html, "html")]
     body = MIMEMultipart("alternative", boundary=ids.boundary, _subparts=parts)
     raw = _compose(
         [
             *_team_envelope(sender, recipients, subject, now, message_id),
-            *_automatic("digest", sender, reply=False),
+            *_automatic(MailKind.DIGEST, sender, reply=False),
         ],
         body,
     )
     return OutgoingMail(
         ids.mail_id,
-        "digest",
+        MailKind.DIGEST,
         ", ".join(recipients),
         raw,
         message_id,
@@ -230,7 +230,7 @@ def request_part(raw: bytes, case_id: str) -> Message:
 
 
 def build_reply(
-    kind: str,
+    kind: MailKind,
     language: str | None,
     context: dict[str, Any],
     thread: Thread,

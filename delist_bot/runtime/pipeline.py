@@ -20,11 +20,13 @@ from delist_bot.core import budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
 from delist_bot.core.models import (
+    TEAM_MAIL,
     Action,
     Audience,
     Case,
     CaseStatus,
     Extraction,
+    MailKind,
     MessageRecord,
     Outcome,
     OutgoingMail,
@@ -45,9 +47,8 @@ __all__ = [
     "deadline_pass",
     "process",
 ]
-SENDER_DECISIONS = ("delisted", "denied", "info_request")
+SENDER_DECISIONS = (MailKind.DELISTED, MailKind.DENIED, MailKind.INFO_REQUEST)
 MAX_HISTORY = 1000  # cases of a network the policy reads (the newest)
-TEAM_KINDS = ("reviewer_", "operator_", "digest")  # mail to our own people: off the budget
 
 
 @dataclass(frozen=True)
@@ -315,21 +316,22 @@ def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
     """The requester's reply to a closed case: a new case for the same IP that links to the
     old one, on the requester's budget like any request."""
     extraction, now, settings = m.extraction, m.now, m.settings
-    review_kind = Action.REVIEW.value
     spent = _spent(tx, extraction.sender or closed.requester, now, settings)
     if spent:
         reason = f"reply to closed {closed.id}: {spent}"
-        return _handled(review_kind, Outcome.RATE_LIMITED, reason, None)
+        return _handled(Action.REVIEW.value, Outcome.RATE_LIMITED, reason, None)
     case = cases.reopen(closed, tx.cases.next_number(), extraction, now, m.received)
     tx.cases.save(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     context = {"hours": sla.PROMISE_HOURS}
-    ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context, new_ids=fresh_ids)
-    case = cases.record_reply(case, ack.message_id, review_kind, now)
+    ack = notice_mail.sender_mail(
+        MailKind.REVIEW, case, "", settings, now, context, new_ids=fresh_ids
+    )
+    case = cases.record_reply(case, ack.message_id, MailKind.REVIEW, now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings))
     tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     reason = f"follow-up on closed {closed.id}"
-    return _handled(review_kind, Outcome.REOPENED, reason, case, mails)
+    return _handled(Action.REVIEW.value, Outcome.REOPENED, reason, case, mails)
 
 
 def _command(tx: Transaction, m: Incoming) -> Handled:
@@ -434,7 +436,7 @@ def _enqueue(
     limits = budget_limits(settings)
     for mail in mails:
         tx.outbox.enqueue(mail)
-        if not mail.kind.startswith(TEAM_KINDS):
+        if mail.kind not in TEAM_MAIL:  # mail to our own people: off the budget
             tx.replies.count(budget.Recipient.of(mail.to), now, limits)
 
 
