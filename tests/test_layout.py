@@ -2,9 +2,9 @@
 home for each outside library, and no clock or ids in the pure packages.
 
 Read from the source with `ast`, without importing it: every import statement counts, those
-inside functions and under `if TYPE_CHECKING:` too (a dependency is a dependency). What main
-breaks today, while the layout work (issue 14) fixes it, is listed in KNOWN_VIOLATIONS; a rule
-broken anywhere else fails, and so does an entry that no longer breaks its rule (delete it).
+inside functions and under `if TYPE_CHECKING:` too (a dependency is a dependency). A break that
+must stay for a while is listed in KNOWN_VIOLATIONS (empty since the layout work of issue 14); a
+rule broken anywhere else fails, and so does an entry that no longer breaks its rule.
 """
 
 from __future__ import annotations
@@ -161,14 +161,7 @@ CORE_MAY_USE = frozenset(
 V = Violation
 # Broken on main while issue 14's layout work fixes it. The coordinator deletes an entry once the
 # branch that fixes it is merged (the suite fails until then, naming the entry).
-KNOWN_VIOLATIONS: frozenset[Violation] = frozenset(
-    {
-        # CLOCK, in compose/: the builders fall back on making their own ids (compose/ids.py)
-        # when the caller gives none.
-        V(Rule.CLOCK, "compose.ids", "uuid"),
-        V(Rule.CLOCK, "compose.ids", "email.utils.make_msgid"),
-    }
-)
+KNOWN_VIOLATIONS: frozenset[Violation] = frozenset()
 
 
 # Reading the source ---------------------------------------------------------------------------

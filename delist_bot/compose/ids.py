@@ -1,13 +1,12 @@
-"""The ids a new mail needs: its outbox id, Message-ID and MIME boundary.
+"""The ids a new mail needs: its outbox id, Message-ID and MIME boundary, as values.
 
-The one place in compose/ that draws random ids; builders take them from their caller.
+Pure: the builders take an IdMaker from their caller; the random one is runtime/ids.py's.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import make_msgid
 
 
 @dataclass(frozen=True)
@@ -17,10 +16,5 @@ class MailIds:
     boundary: str  # random, so no content can hold it (the generator's own check costs a regex)
 
 
-def fresh_ids(idstring: str, domain: str) -> MailIds:
-    """New ids for one mail; IDSTRING (a case id, a kind) goes into its Message-ID."""
-    return MailIds(uuid.uuid4().hex, make_msgid(idstring=idstring, domain=domain), _boundary())
-
-
-def _boundary() -> str:
-    return f"=_delist_{uuid.uuid4().hex}"
+# (idstring, domain) -> the ids of one mail; IDSTRING (a case id, a kind) goes in its Message-ID.
+IdMaker = Callable[[str, str], MailIds]

@@ -1,6 +1,6 @@
 """Turn a case's Notices into mail: who gets it, how it threads, and what its template sees.
 
-Cases, settings and a clock in, OutgoingMail out (templates.py renders, ids.py draws the ids).
+Cases, settings, a clock and an id maker in, OutgoingMail out (templates.py renders).
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.replies import build_internal, build_reply
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.cases import Notice
 from delist_bot.core.dates import when
-from delist_bot.core.models import Audience, Case, Nearby, OutgoingMail, Thread
+from delist_bot.core.models import Audience, Case, MailKind, Nearby, OutgoingMail, Thread
 from delist_bot.core.review import case_token, notification_id, notification_tag
 from delist_bot.core.settings import Settings
 
@@ -63,12 +64,14 @@ def build_dossier(
 
 
 def sender_mail(
-    kind: str,
+    kind: MailKind,
     case: Case,
     text: str,
     settings: Settings,
     now: datetime,
     context: dict[str, Any] | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """A reply to the case's requester, in their language, threaded on their request."""
     thread = Thread(
@@ -85,7 +88,9 @@ def sender_mail(
         "opened_at": when(case.received_at),
         **(context or {}),
     }
-    return build_reply(kind, case.language, values, thread, settings.sender, now, case.id)
+    return build_reply(
+        kind, case.language, values, thread, settings.sender, now, case.id, new_ids=new_ids
+    )
 
 
 def review_request(
@@ -95,6 +100,8 @@ def review_request(
     request: bytes | None,
     settings: Settings,
     now: datetime,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail | None:
     """The notification a reply to which decides the case."""
     if not settings.reviewers:
@@ -106,7 +113,7 @@ def review_request(
         f"from {case.requester}"
     )
     return build_internal(
-        "reviewer_notification",
+        MailKind.REVIEWER_NOTIFICATION,
         list(settings.reviewers),
         subject,
         {"case": case, "words": words, "dossier": dossier},
@@ -115,11 +122,18 @@ def review_request(
         case.id,
         message_id=notification_id(case.id, token, settings.sender.domain),
         attachment=request,
+        new_ids=new_ids,
     )
 
 
 def team_mail(
-    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+    notice: Notice,
+    case: Case,
+    settings: Settings,
+    now: datetime,
+    reviewer: str | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail | None:
     """Reminders, follow-ups and help for reviewers; escalations for operators."""
     token = case_token(settings.secret, case.id)
@@ -131,10 +145,10 @@ def team_mail(
     if not recipients:
         return None
     titles = {
-        "reviewer_reminder": f"Reminder: {case.ip} is due by {when(case.due_at)}",
-        "reviewer_followup": f"The sender wrote again about {case.ip}",
-        "reviewer_help": "Your reply was not applied",
-        "operator_escalation": f"Escalation: no decision on {case.ip} yet",
+        MailKind.REVIEWER_REMINDER: f"Reminder: {case.ip} is due by {when(case.due_at)}",
+        MailKind.REVIEWER_FOLLOWUP: f"The sender wrote again about {case.ip}",
+        MailKind.REVIEWER_HELP: "Your reply was not applied",
+        MailKind.OPERATOR_ESCALATION: f"Escalation: no decision on {case.ip} yet",
     }
     context = {
         "case": case,
@@ -156,12 +170,19 @@ def team_mail(
         now,
         case.id,
         references=(notification_id(case.id, token, settings.sender.domain),) if reviewers else (),
+        new_ids=new_ids,
     )
 
 
 def render(
-    notice: Notice, case: Case, settings: Settings, now: datetime, reviewer: str | None = None
+    notice: Notice,
+    case: Case,
+    settings: Settings,
+    now: datetime,
+    reviewer: str | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail | None:
     if notice.audience == Audience.REQUESTER:
-        return sender_mail(notice.kind, case, notice.text, settings, now)
-    return team_mail(notice, case, settings, now, reviewer)
+        return sender_mail(notice.kind, case, notice.text, settings, now, new_ids=new_ids)
+    return team_mail(notice, case, settings, now, reviewer, new_ids=new_ids)

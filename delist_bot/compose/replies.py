@@ -19,14 +19,14 @@ from email.policy import Compat32
 from email.utils import format_datetime
 from typing import Any
 
-from delist_bot.compose.ids import MailIds, fresh_ids
+from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.templates import (
     render_text,
     template_language,
     template_name,
 )
 from delist_bot.core.addresses import header_form
-from delist_bot.core.models import OutgoingMail, Thread
+from delist_bot.core.models import MailKind, OutgoingMail, Thread
 from delist_bot.core.settings import Sender
 
 LOOP_HEADER = "X-Delist-Bot-Loop"
@@ -106,7 +106,7 @@ def _compose(headers: list[tuple[str, str | None]], body: Message) -> bytes:
     return buffer.getvalue()
 
 
-def _automatic(kind: str, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
+def _automatic(kind: MailKind, sender: Sender, reply: bool) -> list[tuple[str, str | None]]:
     return [
         ("Auto-Submitted", "auto-replied" if reply else "auto-generated"),
         ("X-Auto-Response-Suppress", "All"),
@@ -138,7 +138,7 @@ def _team_envelope(
 
 
 def build_internal(
-    kind: str,
+    kind: MailKind,
     recipients: list[str],
     subject: str,
     context: dict[str, Any],
@@ -148,10 +148,11 @@ def build_internal(
     message_id: str | None = None,
     references: tuple[str, ...] = (),
     attachment: bytes | None = None,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """Mail for reviewers or operators: English, auto-generated, optionally with the request."""
-    ids = ids or fresh_ids(f"{kind}.{case_id}", sender.domain)
+    ids = new_ids(f"{kind}.{case_id}", sender.domain)
     body: Message = _text(render_text(f"internal/{kind}.en.txt", context))
     if attachment is not None:
         parts = [body, request_part(attachment, case_id)]
@@ -186,23 +187,24 @@ def build_digest(
     html: str,
     sender: Sender,
     now: datetime,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """The operators' daily report: HTML with a plain-text alternative."""
-    ids = ids or fresh_ids("digest", sender.domain)
+    ids = new_ids(MailKind.DIGEST, sender.domain)
     message_id = ids.message_id
     parts = [_text(text), _text(html, "html")]
     body = MIMEMultipart("alternative", boundary=ids.boundary, _subparts=parts)
     raw = _compose(
         [
             *_team_envelope(sender, recipients, subject, now, message_id),
-            *_automatic("digest", sender, reply=False),
+            *_automatic(MailKind.DIGEST, sender, reply=False),
         ],
         body,
     )
     return OutgoingMail(
         ids.mail_id,
-        "digest",
+        MailKind.DIGEST,
         ", ".join(recipients),
         raw,
         message_id,
@@ -228,17 +230,18 @@ def request_part(raw: bytes, case_id: str) -> Message:
 
 
 def build_reply(
-    kind: str,
+    kind: MailKind,
     language: str | None,
     context: dict[str, Any],
     thread: Thread,
     sender: Sender,
     now: datetime,
     case_id: str | None = None,
-    ids: MailIds | None = None,
+    *,
+    new_ids: IdMaker,
 ) -> OutgoingMail:
     """A threaded, automatic-marked reply rendered from the kind's template."""
-    ids = ids or fresh_ids(case_id or "reply", sender.domain)
+    ids = new_ids(case_id or "reply", sender.domain)
     name = template_name(kind, language)
     body = render_text(name, {**context, "case_id": case_id})
     message_id = ids.message_id

@@ -21,6 +21,7 @@ from delist_bot.core.models import (
     CaseStatus,
     Event,
     Extraction,
+    MailKind,
 )
 from delist_bot.core.review import Command
 
@@ -40,7 +41,7 @@ _CASE_ID = re.compile(r"DL-[0-9]{6}")
 class Notice:
     """A mail a transition causes: a template kind, who gets it, and free text for it."""
 
-    kind: str
+    kind: MailKind
     audience: Audience
     text: str = ""
 
@@ -171,17 +172,17 @@ def follow_up(case: Case, extraction: Extraction, now: datetime) -> Decision:
     if not relayed:
         return Decision(updated, applied=False)
     return Decision(
-        updated, (Notice("reviewer_followup", Audience.REVIEWERS, extraction.own_words),)
+        updated, (Notice(MailKind.REVIEWER_FOLLOWUP, Audience.REVIEWERS, extraction.own_words),)
     )
 
 
 def record_reply(
-    case: Case, message_id: str | None, kind: str, now: datetime, to: str | None = None
+    case: Case, message_id: str | None, kind: MailKind, now: datetime, to: str | None = None
 ) -> Case:
     """A reply we queued for the case's sender becomes part of its thread and history (the
     replies to duplicates up to MAX_DUPLICATES_RECORDED; later ones carry the case tag). A
     reply TO someone else (another person's duplicate) is history only, not the thread."""
-    if kind == "duplicate" and _recorded(case, "reply_duplicate") >= MAX_DUPLICATES_RECORDED:
+    if kind == MailKind.DUPLICATE and _recorded(case, "reply_duplicate") >= MAX_DUPLICATES_RECORDED:
         return case
     thread = to is None or same_mailbox(to, case.requester)
     return _with(case, Event(now, BOT, f"reply_{kind}"), message_id if thread else None)
@@ -200,28 +201,30 @@ def apply_command(case: Case, command: Command, reviewer: str, now: datetime) ->
     if (late := too_late(case, word)) is not None:
         return Decision(
             _with(case, Event(now, reviewer, "ignored_command", f"{word}: {late}"), None),
-            (Notice("reviewer_help", Audience.REVIEWER, late),),
+            (Notice(MailKind.REVIEWER_HELP, Audience.REVIEWER, late),),
             applied=False,
         )
     if word == "approve":
         decided = _decide(_with(case, note, None), CaseStatus.DELISTED, now)
-        return Decision(decided, (Notice("delisted", Audience.REQUESTER, text),), delist=True)
+        return Decision(
+            decided, (Notice(MailKind.DELISTED, Audience.REQUESTER, text),), delist=True
+        )
     if word == "deny":
         return Decision(
             _decide(_with(case, note, None), CaseStatus.DENIED, now),
-            (Notice("denied", Audience.REQUESTER, text),),
+            (Notice(MailKind.DENIED, Audience.REQUESTER, text),),
         )
     if word == "info":
         waiting = _contacted(
             _status(_with(case, note, None), CaseStatus.WAITING, now, reviewer), now
         )
-        return Decision(waiting, (Notice("info_request", Audience.REQUESTER, text),))
+        return Decision(waiting, (Notice(MailKind.INFO_REQUEST, Audience.REQUESTER, text),))
     if word == "close":
         return Decision(_decide(_with(case, note, None), CaseStatus.CLOSED, now, contact=False))
     unknown = f"unknown command {word!r}" if word else "the first line holds no command"
     return Decision(
         _with(case, Event(now, reviewer, "ignored_command", unknown), None),
-        (Notice("reviewer_help", Audience.REVIEWER, unknown),),
+        (Notice(MailKind.REVIEWER_HELP, Audience.REVIEWER, unknown),),
         applied=False,
     )
 
@@ -237,7 +240,7 @@ def approve_by_policy(case: Case, rule: str, now: datetime) -> Decision:
     decided = dataclasses.replace(
         _decide(noted, CaseStatus.DELISTED, now), decided_by="policy", policy_rule=rule
     )
-    return Decision(decided, (Notice("delisted", Audience.REQUESTER),), delist=True)
+    return Decision(decided, (Notice(MailKind.DELISTED, Audience.REQUESTER),), delist=True)
 
 
 def overturnable(case: Case) -> bool:
@@ -249,7 +252,9 @@ def _overturn(case: Case, note: Event, now: datetime) -> Decision:
     overturned = _status(_with(case, note, None), CaseStatus.DENIED, now, BOT, "overturned")
     decided = dataclasses.replace(overturned, decided_at=now, decided_by=None)
     relist = any(e.kind == "blocklist" and e.text.startswith("removed") for e in case.events)
-    return Decision(decided, (Notice("denied", Audience.REQUESTER, note.text),), relist=relist)
+    return Decision(
+        decided, (Notice(MailKind.DENIED, Audience.REQUESTER, note.text),), relist=relist
+    )
 
 
 def add_event(case: Case, actor: str, kind: str, text: str, now: datetime) -> Case:

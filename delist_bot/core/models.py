@@ -52,6 +52,44 @@ class Outcome(StrEnum):
     NOT_APPLIED = "not_applied"  # an unknown command, or one that came too late
 
 
+class MailKind(StrEnum):
+    """What a mail the bot sends is: its template's name and its X-Delist-Bot-Action header.
+    The outbox stores the value and the mail carries it, so a value never changes."""
+
+    # To a request's sender (templates/replies/<kind>.<language>.txt); the first five are
+    # the Actions of the same names.
+    REVIEW = "review"
+    PORTAL = "portal"
+    CONSUMER = "consumer"
+    OTHER = "other"
+    NEED_INFO = "need_info"
+    DUPLICATE = "duplicate"
+    NOT_LISTED = "not_listed"
+    DELISTED = "delisted"
+    DENIED = "denied"
+    INFO_REQUEST = "info_request"
+    HOLDING = "holding"
+    # To the team (templates/internal/<kind>.en.txt, and the digest): off the senders' budget.
+    REVIEWER_NOTIFICATION = "reviewer_notification"
+    REVIEWER_REMINDER = "reviewer_reminder"
+    REVIEWER_FOLLOWUP = "reviewer_followup"
+    REVIEWER_HELP = "reviewer_help"
+    OPERATOR_ESCALATION = "operator_escalation"
+    DIGEST = "digest"
+
+
+TEAM_MAIL = frozenset(
+    {
+        MailKind.REVIEWER_NOTIFICATION,
+        MailKind.REVIEWER_REMINDER,
+        MailKind.REVIEWER_FOLLOWUP,
+        MailKind.REVIEWER_HELP,
+        MailKind.OPERATOR_ESCALATION,
+        MailKind.DIGEST,
+    }
+)
+
+
 class Audience(StrEnum):
     """Who a Notice's mail goes to."""
 
@@ -188,7 +226,7 @@ class OutgoingMail:
     team), each sent the same bytes as a mail of its own, so that each is retried alone."""
 
     id: str
-    kind: str
+    kind: MailKind
     to: str
     raw: bytes
     message_id: str

@@ -10,12 +10,15 @@ from datetime import datetime
 
 from delist_bot.core import authentication, budget, cases, policy
 from delist_bot.core.evidence import Evidence
-from delist_bot.core.models import Action, Case, Extraction, Outcome, Source, Thread
+from delist_bot.core.models import Action, Case, Extraction, MailKind, Outcome, Source, Thread
 from delist_bot.core.rules import automatic_reason, request_action
 from delist_bot.core.settings import Settings, budget_limits
 
 # The outcome of a request by the kind of its reply; any other kind is a plain reply.
-OUTCOME_BY_KIND = {"not_listed": Outcome.NOT_LISTED, "delisted": Outcome.DELISTED_BY_POLICY}
+OUTCOME_BY_KIND = {
+    MailKind.NOT_LISTED: Outcome.NOT_LISTED,
+    MailKind.DELISTED: Outcome.DELISTED_BY_POLICY,
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class RequestFacts:
 class Reply:
     """The reply a request gets: its template kind, language and thread."""
 
-    kind: str
+    kind: MailKind
     language: str | None
     thread: Thread
 
@@ -75,19 +78,19 @@ def plan(
         recipient = budget.Recipient.of(extraction.sender)
         reason = budget.reason(spent, facts.sent, limits, recipient)
         return Plan(action, Outcome.RATE_LIMITED, reason)
-    case, is_new, kind = None, False, action.value
+    case, is_new, kind = None, False, MailKind(action.value)
     if action is Action.REVIEW and facts.listed is False:
-        kind = "not_listed"
+        kind = MailKind.NOT_LISTED
     elif action is Action.REVIEW:
         if facts.open_case is not None:
-            case, kind = cases.join_request(facts.open_case, extraction, now), "duplicate"
+            case, kind = cases.join_request(facts.open_case, extraction, now), MailKind.DUPLICATE
         else:
             number = facts.next_case_number
             case, is_new = cases.open_case(number, extraction, now, received_at=received_at), True
             case, kind = _judge(case, extraction, evidence, facts.history, now, settings)
     reply = Reply(kind, extraction.language, reply_thread(extraction))
     outcome = OUTCOME_BY_KIND.get(kind, Outcome.REPLIED)
-    return Plan(action, outcome, "", case, is_new, reply, delist=kind == "delisted")
+    return Plan(action, outcome, "", case, is_new, reply, delist=kind is MailKind.DELISTED)
 
 
 def reply_thread(extraction: Extraction) -> Thread:
@@ -111,10 +114,10 @@ def _judge(
     history: policy.History,
     now: datetime,
     settings: Settings,
-) -> tuple[Case, str]:
+) -> tuple[Case, MailKind]:
     """The new case with its evidence and suggestion, and the reply its requester gets."""
     if evidence is None or settings.policy_mode == policy.Mode.OFF:
-        return case, Action.REVIEW.value
+        return case, MailKind.REVIEW
     read_by_ocr = extraction.source is Source.OCR
     vouched = bool(settings.authserv_id) and authentication.vouches(
         extraction.auth_results, settings.authserv_id, extraction.sender or ""
@@ -123,5 +126,5 @@ def _judge(
     case = cases.with_evidence(case, evidence.to_doc(), suggestion.to_doc())
     if settings.policy_mode == policy.Mode.AUTO and suggestion.action is policy.Suggested.APPROVE:
         assert suggestion.rule is not None
-        return cases.approve_by_policy(case, suggestion.rule, now).case, "delisted"
-    return case, Action.REVIEW.value
+        return cases.approve_by_policy(case, suggestion.rule, now).case, MailKind.DELISTED
+    return case, MailKind.REVIEW

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from delist_bot.core.models import OPEN_STATUSES, Audience, Case, CaseStatus
+from delist_bot.core.models import OPEN_STATUSES, Audience, Case, CaseStatus, MailKind
 
 PROMISE = timedelta(hours=48)
 PROMISE_HOURS = int(PROMISE.total_seconds() // 3600)  # as replies state it
@@ -32,7 +32,7 @@ class StepRule:
     hours_key: str  # its [review] configuration key
     default_hours: float
     audience: Audience
-    kind: str  # the mail's template kind (its X-Delist-Bot-Action)
+    kind: MailKind
     marked: str  # the Case field that records it as taken, so it is never taken twice
     statuses: frozenset[CaseStatus]  # the case statuses it is taken in
     until_contact: bool  # only while the requester has heard nothing
@@ -44,7 +44,7 @@ STEPS: tuple[StepRule, ...] = (
         "reminder_hours",
         24,
         Audience.REVIEWERS,
-        "reviewer_reminder",
+        MailKind.REVIEWER_REMINDER,
         "reminded_at",
         frozenset({CaseStatus.OPEN}),
         until_contact=False,
@@ -54,7 +54,7 @@ STEPS: tuple[StepRule, ...] = (
         "escalation_hours",
         40,
         Audience.OPERATORS,
-        "operator_escalation",
+        MailKind.OPERATOR_ESCALATION,
         "escalated_at",
         OPEN_STATUSES,
         until_contact=True,
@@ -64,7 +64,7 @@ STEPS: tuple[StepRule, ...] = (
         "holding_hours",
         44,
         Audience.REQUESTER,
-        "holding",
+        MailKind.HOLDING,
         "holding_sent_at",
         OPEN_STATUSES,
         until_contact=True,

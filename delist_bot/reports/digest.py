@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.replies import build_digest
 from delist_bot.core.models import OutgoingMail
 from delist_bot.core.settings import Settings
@@ -16,7 +17,9 @@ from delist_bot.reports.figures import QueueData, build_report, first_contact_po
 DIGEST_PERIOD = timedelta(days=1)
 
 
-def digest_mail(data: QueueData, settings: Settings, now: datetime) -> OutgoingMail | None:
+def digest_mail(
+    data: QueueData, settings: Settings, now: datetime, new_ids: IdMaker
+) -> OutgoingMail | None:
     """Yesterday's figures for the operators; None when no operator is configured."""
     if not settings.operators:
         return None
@@ -29,5 +32,11 @@ def digest_mail(data: QueueData, settings: Settings, now: datetime) -> OutgoingM
         f"{figures['requests']['total']} requests"
     )
     return build_digest(
-        list(settings.operators), subject, views.plain(figures), html, settings.sender, now
+        list(settings.operators),
+        subject,
+        views.plain(figures),
+        html,
+        settings.sender,
+        now,
+        new_ids=new_ids,
     )

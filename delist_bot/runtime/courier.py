@@ -16,7 +16,7 @@ from typing import Any
 
 from delist_bot.compose.oversize import cut_notification
 from delist_bot.config import Config
-from delist_bot.core.models import MailRecord, MailStatus
+from delist_bot.core.models import MailKind, MailRecord, MailStatus
 from delist_bot.runtime.journal import Journal
 from delist_bot.smtp.transport import Delivery, DeliveryOutcome, Transport
 
@@ -158,7 +158,7 @@ def attempt(transport: Transport, sender: str, mail: MailRecord, raw: bytes) -> 
         # A reviewer notification over the server's SIZE goes out cut (it says so), rather
         # than not at all; any other mail is sent as it is, and the limit fails it.
         case_id = mail.case_id or ""
-        notification = mail.kind == "reviewer_notification"
+        notification = mail.kind == MailKind.REVIEWER_NOTIFICATION
         fit = partial(cut_notification, case_id=case_id) if notification else None
         delivery = transport.send(sender, mail.to, raw, mail.id, fit)
     except Exception as exc:  # logged once with the other failures, as one line

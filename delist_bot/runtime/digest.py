@@ -9,6 +9,7 @@ from datetime import datetime
 
 from delist_bot.reports.digest import DIGEST_PERIOD, digest_mail
 from delist_bot.reports.figures import QueueData
+from delist_bot.runtime.ids import fresh_ids
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
 from delist_bot.runtime.pipeline import Settings
@@ -24,7 +25,7 @@ def queue_data(store: Store, since: datetime | None = None) -> QueueData:
 
 def send_digest(store: Store, outbox: Outbox, settings: Settings, now: datetime) -> PassReport:
     """The operators' daily digest: queued like any mail, then delivered at once."""
-    mail = digest_mail(queue_data(store, now - DIGEST_PERIOD), settings, now)
+    mail = digest_mail(queue_data(store, now - DIGEST_PERIOD), settings, now, fresh_ids)
     if mail is None:
         log.warning("no [review] operators configured: no digest sent")
         return PassReport()

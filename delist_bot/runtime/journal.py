@@ -98,12 +98,8 @@ class Journal:
         found = []
         for path in files:
             try:
-                with open(path, encoding="utf-8") as handle:
-                    for line in handle:
-                        try:
-                            found.append(json.loads(line))
-                        except ValueError:
-                            continue
+                with open(path, "rb") as handle:
+                    found.extend(e for e in map(_entry, handle) if e is not None)
             except FileNotFoundError:
                 continue
         return found
@@ -113,6 +109,16 @@ class Journal:
         """After the store holds their lines."""
         for path in files:
             path.unlink(missing_ok=True)
+
+
+def _entry(line: bytes) -> dict[str, Any] | None:
+    """LINE's entry, or None for a torn one: cut short, or not even UTF-8 (a crash can leave
+    a block of old disk contents at a file's end), or not a JSON object."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def _seal_if_dead(live: Path, sealed: Path) -> None:

@@ -20,11 +20,13 @@ from delist_bot.core import budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
 from delist_bot.core.models import (
+    TEAM_MAIL,
     Action,
     Audience,
     Case,
     CaseStatus,
     Extraction,
+    MailKind,
     MessageRecord,
     Outcome,
     OutgoingMail,
@@ -33,6 +35,7 @@ from delist_bot.core.plan import Plan, RequestFacts, plan
 from delist_bot.core.rules import Route, automatic_reason, route, speaks_for
 from delist_bot.core.settings import Settings, budget_limits
 from delist_bot.ndr import extract
+from delist_bot.runtime.ids import fresh_ids
 from delist_bot.store import Transaction
 
 __all__ = [
@@ -44,9 +47,8 @@ __all__ = [
     "deadline_pass",
     "process",
 ]
-SENDER_DECISIONS = ("delisted", "denied", "info_request")
+SENDER_DECISIONS = (MailKind.DELISTED, MailKind.DENIED, MailKind.INFO_REQUEST)
 MAX_HISTORY = 1000  # cases of a network the policy reads (the newest)
-TEAM_KINDS = ("reviewer_", "operator_", "digest")  # mail to our own people: off the budget
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,14 @@ def answer(
     context = reply_context(extraction, case)
     case_id = case.id if case else None
     mail = build_reply(
-        reply.kind, reply.language, context, reply.thread, settings.sender, now, case_id
+        reply.kind,
+        reply.language,
+        context,
+        reply.thread,
+        settings.sender,
+        now,
+        case_id,
+        new_ids=fresh_ids,
     )
     if case is not None:
         case = cases.record_reply(case, mail.message_id, reply.kind, now, extraction.sender)
@@ -282,7 +291,7 @@ def _notify_reviewers(
     dossier = notice_mail.build_dossier(
         case, nearby, tx.blocklist.history_for(case.ip), tx.blocklist.listing_for(case.ip)
     )
-    mail = notice_mail.review_request(case, words, dossier, raw, settings, now)
+    mail = notice_mail.review_request(case, words, dossier, raw, settings, now, new_ids=fresh_ids)
     return (mail,) if mail else ()
 
 
@@ -307,21 +316,22 @@ def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
     """The requester's reply to a closed case: a new case for the same IP that links to the
     old one, on the requester's budget like any request."""
     extraction, now, settings = m.extraction, m.now, m.settings
-    review_kind = Action.REVIEW.value
     spent = _spent(tx, extraction.sender or closed.requester, now, settings)
     if spent:
         reason = f"reply to closed {closed.id}: {spent}"
-        return _handled(review_kind, Outcome.RATE_LIMITED, reason, None)
+        return _handled(Action.REVIEW.value, Outcome.RATE_LIMITED, reason, None)
     case = cases.reopen(closed, tx.cases.next_number(), extraction, now, m.received)
     tx.cases.save(cases.add_event(closed, case.requester, "reopened_as", case.id, now))
     context = {"hours": sla.PROMISE_HOURS}
-    ack = notice_mail.sender_mail(review_kind, case, "", settings, now, context)
-    case = cases.record_reply(case, ack.message_id, review_kind, now)
+    ack = notice_mail.sender_mail(
+        MailKind.REVIEW, case, "", settings, now, context, new_ids=fresh_ids
+    )
+    case = cases.record_reply(case, ack.message_id, MailKind.REVIEW, now)
     mails = (ack, *_notify_reviewers(tx, case, extraction.own_words, m.raw, now, settings))
     tx.cases.save(case)
     _enqueue(tx, mails, now, settings)
     reason = f"follow-up on closed {closed.id}"
-    return _handled(review_kind, Outcome.REOPENED, reason, case, mails)
+    return _handled(Action.REVIEW.value, Outcome.REOPENED, reason, case, mails)
 
 
 def _command(tx: Transaction, m: Incoming) -> Handled:
@@ -399,7 +409,9 @@ def _render(
     now: datetime,
     reviewer: str | None = None,
 ) -> tuple[OutgoingMail, ...]:
-    rendered = (notice_mail.render(n, case, settings, now, reviewer) for n in notices)
+    rendered = (
+        notice_mail.render(n, case, settings, now, reviewer, new_ids=fresh_ids) for n in notices
+    )
     return tuple(m for m in rendered if m is not None)
 
 
@@ -424,7 +436,7 @@ def _enqueue(
     limits = budget_limits(settings)
     for mail in mails:
         tx.outbox.enqueue(mail)
-        if not mail.kind.startswith(TEAM_KINDS):
+        if mail.kind not in TEAM_MAIL:  # mail to our own people: off the budget
             tx.replies.count(budget.Recipient.of(mail.to), now, limits)
 
 
@@ -451,7 +463,8 @@ def _take_step(
     to_requester = rule.audience is Audience.REQUESTER
     if to_requester and (spent := _spent(tx, case.requester, now, settings)):
         return cases.withhold_holding(case, spent, now), False
-    mail = notice_mail.render(Notice(rule.kind, rule.audience), case, settings, now)
+    notice = Notice(rule.kind, rule.audience)
+    mail = notice_mail.render(notice, case, settings, now, new_ids=fresh_ids)
     case = cases.mark(case, rule.step, now)
     if mail is not None:
         if to_requester:

@@ -19,6 +19,7 @@ from delist_bot.core import cases
 from delist_bot.core.cases import Notice
 from delist_bot.core.models import Audience, Extraction, Thread
 from delist_bot.core.settings import Settings
+from delist_bot.runtime.ids import fresh_ids
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 FIRST_REPLIES = ("review", "duplicate", "not_listed", "portal", "consumer", "other", "need_info")
@@ -135,18 +136,24 @@ def _renderings(langs: list[str]) -> Iterator[Callable[[], object]]:
                 extra = {"hours": 48} if kind == "review" else None
                 with_lang = dataclasses.replace(case, language=lang)
                 yield lambda k=kind, c=with_lang, t=text, e=extra: notice_mail.sender_mail(
-                    k, c, t, settings, NOW, e
+                    k, c, t, settings, NOW, e, new_ids=fresh_ids
                 )
     dossier = notice_mail.Dossier(
         "81.2.69.0/24", "not listed", ("2026-01-02 by r",), 1, ("DL-1",), 1
     )
     for words in ("", "Please remove us.\nThanks"):
-        yield lambda w=words: notice_mail.review_request(case, w, dossier, None, settings, NOW)
+        yield lambda w=words: notice_mail.review_request(
+            case, w, dossier, None, settings, NOW, new_ids=fresh_ids
+        )
         read = dataclasses.replace(case, source="ocr")  # "read from a screenshot"
-        yield lambda w=words, c=read: notice_mail.review_request(c, w, dossier, None, settings, NOW)
+        yield lambda w=words, c=read: notice_mail.review_request(
+            c, w, dossier, None, settings, NOW, new_ids=fresh_ids
+        )
         for kind, audience in TEAM_MAIL.items():
             notice = Notice(kind, audience, words)
-            yield lambda n=notice: notice_mail.team_mail(n, case, settings, NOW, "rev@example.net")
+            yield lambda n=notice: notice_mail.team_mail(
+                n, case, settings, NOW, "rev@example.net", new_ids=fresh_ids
+            )
     yield lambda: _report(case)
 
 
@@ -156,7 +163,9 @@ def _first_reply(
     thread = Thread("ann@example.org", "Undeliverable: offer", request.message_id)
     context = reply_context(request, case)
     case_id = case.id if case else None
-    return lambda: build_reply(kind, lang, context, thread, settings.sender, NOW, case_id)
+    return lambda: build_reply(
+        kind, lang, context, thread, settings.sender, NOW, case_id, new_ids=fresh_ids
+    )
 
 
 def _report(case: cases.Case) -> str:

@@ -15,6 +15,7 @@ from delist_bot.core import cases
 from delist_bot.core.models import Extraction, Thread
 from delist_bot.core.settings import Sender
 from tests.conftest import DATA_SAMPLES
+from tests.support.ids import counting_ids
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 KINDS = (
@@ -57,6 +58,7 @@ def test_every_kind_renders_in_every_language(kind: str, language: str) -> None:
         SENDER,
         NOW,
         case.id,
+        new_ids=counting_ids(),
     )
     body = email.message_from_bytes(mail.raw, policy=policy.default).get_content()
     assert "{{" not in body and "{%" not in body and len(body) > 100
@@ -72,7 +74,9 @@ def test_headers_thread_and_mark_the_reply() -> None:
     thread = Thread(
         "ann@example.org", "Fw: blocked", "<req-1@example.org>", ("<older@example.org>",)
     )
-    mail = build_reply("portal", "en", reply_context(REQUEST, None), thread, SENDER, NOW)
+    mail = build_reply(
+        "portal", "en", reply_context(REQUEST, None), thread, SENDER, NOW, new_ids=counting_ids()
+    )
     msg = email.message_from_bytes(mail.raw, policy=policy.default)
     assert msg["In-Reply-To"] == "<req-1@example.org>"
     assert msg["References"] == "<older@example.org> <req-1@example.org>"
@@ -98,6 +102,7 @@ def test_template_syntax_in_a_request_stays_text() -> None:
         Thread("ann@example.org", hostile.subject or "", None),
         SENDER,
         NOW,
+        new_ids=counting_ids(),
     )
     msg = email.message_from_bytes(mail.raw, policy=policy.default)
     assert msg["Subject"] == "Re: {{ 7*7 }} {% for x in y %}"
@@ -113,6 +118,7 @@ def test_line_breaks_in_a_subject_never_make_a_header(subject: str) -> None:
         Thread("ann@example.org", subject, None),
         SENDER,
         NOW,
+        new_ids=counting_ids(),
     )
     msg = email.message_from_bytes(mail.raw, policy=policy.default)
     assert msg["Bcc"] is None and msg["X-Evil"] is None
@@ -129,6 +135,7 @@ def test_the_case_tag_is_added_once() -> None:
         SENDER,
         NOW,
         "DL-000001",
+        new_ids=counting_ids(),
     )
     assert email.message_from_bytes(mail.raw)["Subject"] == "Re: help [DL-000001]"
 
@@ -143,6 +150,7 @@ def _notification(request: bytes) -> bytes:
         NOW,
         "C-1",
         attachment=request,
+        new_ids=counting_ids(),
     ).raw
 
 

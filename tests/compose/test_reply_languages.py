@@ -33,6 +33,7 @@ from delist_bot.services.demo import demo_config
 from delist_bot.services.template_check import DECISION_REPLIES, FIRST_REPLIES
 from tests.conftest import delist_bot
 from tests.support import builder
+from tests.support.ids import counting_ids
 from tests.support.smtp_helpers import write_toml
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -141,7 +142,7 @@ def test_a_decision_reply_is_in_the_cases_language(kind: str, language: str, tex
     case = cases.open_case(3, extraction, NOW - timedelta(hours=30))
     assert case.language == language
     extra = {"hours": 48} if kind == "review" else None
-    mail = notice_mail.sender_mail(kind, case, text, SETTINGS, NOW, extra)
+    mail = notice_mail.sender_mail(kind, case, text, SETTINGS, NOW, extra, new_ids=counting_ids())
     context = {"ip": case.ip, "ndr_code": case.ndr_code, "case_id": case.id, "text": text}
     assert_reply_in(language, mail, {**context, **(extra or {})})
 
@@ -176,6 +177,7 @@ def _reply(kind: str, language: str | None) -> OutgoingMail:
         Thread("ann@example.org", "help", None),
         Sender.from_address("delist@example.net"),
         NOW,
+        new_ids=counting_ids(),
     )
 
 
@@ -190,8 +192,9 @@ def test_every_other_code_has_its_advice_translated() -> None:
         request = dataclasses.replace(extract(_request(builder.NDRS[0], "en", "gmail")))
         context = reply_context(dataclasses.replace(request, ndr_code=code), None)
         for language in LANGUAGES:
+            thread = Thread("a@example.org", "x", None)
             mail = build_reply(
-                "other", language, context, Thread("a@example.org", "x", None), SETTINGS.sender, NOW
+                "other", language, context, thread, SETTINGS.sender, NOW, new_ids=counting_ids()
             )
             assert info.advice not in " ".join(_body(mail)[1].split()), (code, language)
 

@@ -14,6 +14,7 @@ from delist_bot.compose.replies import build_reply
 from delist_bot.core.addresses import AddressError, wire
 from delist_bot.core.models import Extraction, Thread
 from delist_bot.core.settings import Sender
+from tests.support.ids import counting_ids
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -89,7 +90,8 @@ def test_any_string_gives_an_address_or_a_reason(text: str) -> None:
 def test_the_to_header_is_written_as_smtp_carries_it(to: str, header: bytes) -> None:
     thread = Thread(to, "help", "<r@example.org>")
     context = reply_context(Extraction(sender=to, ndr_code="5.7.606"), None)
-    mail = build_reply("portal", "en", context, thread, Sender.from_address("d@d.example"), NOW)
+    sender = Sender.from_address("d@d.example")
+    mail = build_reply("portal", "en", context, thread, sender, NOW, new_ids=counting_ids())
     assert b"\r\n" + header + b"\r\n" in mail.raw
     assert b"=?utf-8?" not in mail.raw.split(b"\r\n\r\n")[0].split(b"\r\nTo:")[1].split(b"\r\n")[0]
     assert message_from_bytes(mail.raw)["From"] == "d@d.example"

@@ -24,6 +24,7 @@ from delist_bot.store import Store
 from tests.conftest import DATA_SAMPLES
 from tests.core.test_review_auth import AUTHSERV, CASE, SECRET, T0, TOKEN
 from tests.runtime.test_pipeline import SETTINGS, run, sent
+from tests.support.ids import counting_ids
 from tests.support.imap_helpers import deliver
 from tests.support.servers import Dovecot, SmtpServer
 from tests.system.test_review_imap import T0 as imap_t0
@@ -343,8 +344,13 @@ def test_a_quoted_internal_note_never_reaches_the_requester(
 def test_operators_mail_carries_no_token() -> None:
     # Operators cannot give commands; their escalation goes to a queue where others may read it.
     with_ops = dataclasses.replace(SETTINGS, operators=("ops@d.example",))
-    escalation = team_mail(Notice("operator_escalation", Audience.OPERATORS), CASE, with_ops, T0)
-    reminder = team_mail(Notice("reviewer_reminder", Audience.REVIEWERS), CASE, with_ops, T0)
+    ids = counting_ids()
+    escalation = team_mail(
+        Notice("operator_escalation", Audience.OPERATORS), CASE, with_ops, T0, new_ids=ids
+    )
+    reminder = team_mail(
+        Notice("reviewer_reminder", Audience.REVIEWERS), CASE, with_ops, T0, new_ids=ids
+    )
     assert escalation is not None and reminder is not None
     assert (
         PIPELINE_TOKEN not in escalation.raw.decode() and "[DL-000001]" in escalation.raw.decode()

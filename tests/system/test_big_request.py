@@ -21,6 +21,7 @@ from delist_bot.core.cases import open_case
 from delist_bot.core.settings import Sender, Settings
 from tests.compose.test_replies import REQUEST
 from tests.conftest import DATA_SAMPLES, imap_settings
+from tests.support.ids import counting_ids
 from tests.support.imap_helpers import deliver
 from tests.support.servers import Dovecot, SmtpServer
 from tests.support.smtp_helpers import run_cli, write_toml
@@ -107,6 +108,7 @@ def test_a_notification_that_fits_is_not_cut_and_other_mail_is_left_alone() -> N
 def _notification(request: bytes) -> bytes:
     settings = Settings(sender=Sender.from_address("delist@d.example"), reviewers=("r@d.example",))
     dossier = Dossier(network="81.2.69.0/24", listing="not listed")
-    mail = review_request(open_case(9, REQUEST, NOW), "words", dossier, request, settings, NOW)
+    case = open_case(9, REQUEST, NOW)
+    mail = review_request(case, "words", dossier, request, settings, NOW, new_ids=counting_ids())
     assert mail is not None
     return mail.raw
