@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from delist_bot.cli.app import UserError, cli, config_option, load_config, one_line_errors
+from delist_bot.cli.app import cli, config_option, load_config, one_line_errors
+from delist_bot.services.errors import UserError
 
 
 @cli.command()

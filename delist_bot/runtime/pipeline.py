@@ -41,7 +41,6 @@ from delist_bot.store import Transaction
 __all__ = [
     "ROUTES",
     "Processed",
-    "Settings",
     "answer",
     "apply_decision",
     "deadline_pass",
