@@ -14,8 +14,6 @@ from datetime import datetime
 
 from delist_bot import failpoints
 from delist_bot.compose import notice_mail
-from delist_bot.compose.context import reply_context
-from delist_bot.compose.replies import build_reply
 from delist_bot.core import budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
@@ -250,18 +248,7 @@ def answer(
     reply, case = decided.reply, decided.case
     if reply is None:
         return case, ()
-    context = reply_context(extraction, case)
-    case_id = case.id if case else None
-    mail = build_reply(
-        reply.kind,
-        reply.language,
-        context,
-        reply.thread,
-        settings.sender,
-        now,
-        case_id,
-        new_ids=fresh_ids,
-    )
+    mail = notice_mail.request_reply(extraction, reply, case, settings, now, new_ids=fresh_ids)
     if case is not None:
         case = cases.record_reply(case, mail.message_id, reply.kind, now, extraction.sender)
     return case, (mail,)

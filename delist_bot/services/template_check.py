@@ -12,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from delist_bot.compose import notice_mail, templates
-from delist_bot.compose.context import reply_context
-from delist_bot.compose.replies import build_reply
 from delist_bot.config import Config, ReviewConfig, SmtpConfig
 from delist_bot.core import cases, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.models import Audience, Extraction, MailKind, Thread
+from delist_bot.core.plan import Reply
 from delist_bot.core.settings import Settings
 from delist_bot.runtime.ids import fresh_ids
 
@@ -176,11 +175,8 @@ def _first_reply(
     kind: MailKind, lang: str, request: Extraction, case: cases.Case | None, settings: Settings
 ) -> Callable[[], object]:
     thread = Thread("ann@example.org", "Undeliverable: offer", request.message_id)
-    context = reply_context(request, case)
-    case_id = case.id if case else None
-    return lambda: build_reply(
-        kind, lang, context, thread, settings.sender, NOW, case_id, new_ids=fresh_ids
-    )
+    reply = Reply(kind, lang, thread)
+    return lambda: notice_mail.request_reply(request, reply, case, settings, NOW, new_ids=fresh_ids)
 
 
 def _report(case: cases.Case) -> str:
