@@ -294,8 +294,8 @@ def _follow_up(tx: Transaction, m: Incoming) -> Handled:
     if not decision.applied:
         relayed = cases.MAX_FOLLOW_UPS_RELAYED
         reason = f"{case.id} has passed on {relayed} follow-ups already; this one is not"
-        return _handled("follow_up", Outcome.NOT_RELAYED, reason, decision.case, mails)
-    return _handled("follow_up", Outcome.ADDED_TO_CASE, "", decision.case, mails)
+        return _handled(Route.FOLLOW_UP.value, Outcome.NOT_RELAYED, reason, decision.case, mails)
+    return _handled(Route.FOLLOW_UP.value, Outcome.ADDED_TO_CASE, "", decision.case, mails)
 
 
 def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
@@ -326,7 +326,7 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
     reference = review.token_reference(extraction) or (m.named.id if m.named else "", "")
     case = tx.cases.get(reference[0])
     if case is None:
-        return _handled("command", Outcome.IGNORED, f"no case {reference[0]}", None)
+        return _handled(Route.COMMAND.value, Outcome.IGNORED, f"no case {reference[0]}", None)
     reviewer = extraction.from_address or ""
     refused = review.rejection(
         extraction,
@@ -339,14 +339,14 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
     )
     if refused:
         tx.cases.save(cases.reject_command(case, refused, reviewer, now))
-        return _handled("command", Outcome.REJECTED, refused, case)
+        return _handled(Route.COMMAND.value, Outcome.REJECTED, refused, case)
     live = review.live_tokens(tx.cases.all(), settings.secret, now)
     team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
     command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
     case, mails = apply_decision(tx, decision, reviewer, now, settings)
     outcome = Outcome.APPLIED if decision.applied else Outcome.NOT_APPLIED
-    return _handled("command", outcome, "", case, mails)
+    return _handled(Route.COMMAND.value, outcome, "", case, mails)
 
 
 # Every route's handler, in the order rules.route tries them.
