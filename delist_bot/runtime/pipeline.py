@@ -1,7 +1,10 @@
 """One message through route -> handler -> store, in one transaction.
 
 The rules decide (core.rules.route, core.plan.plan, core.cases); the handlers here read the
-store, render the mail and write back. ROUTES names each route's handler, in one place.
+store, render the mail (compose/) and write back. ROUTES names each route's handler, in one place.
+The two writes that share the outbox and budget rules live here too: `apply_decision` (a
+reviewer's decision, also from `cases decide`) and `deadline_pass` (the due steps of
+core.sla.STEPS, for runtime/deadlines.py).
 """
 
 from __future__ import annotations
