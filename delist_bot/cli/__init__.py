@@ -1,4 +1,4 @@
-"""The `delist-bot` command line: thin click commands over the library.
+"""The `delist-bot` command line: thin click commands over services/.
 
 User errors become one clear line and a non-zero exit, never a traceback.
 """

@@ -19,9 +19,7 @@ from delist_bot import __version__, logs
 from delist_bot.config import Config, load
 from delist_bot.logs import LogFormat
 from delist_bot.services.app import configure
-from delist_bot.services.errors import EXPECTED_ERRORS, UserError
-
-__all__ = ["UserError"]  # the commands raise it from here (services raise it too)
+from delist_bot.services.errors import EXPECTED_ERRORS
 
 
 @contextmanager

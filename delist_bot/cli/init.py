@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from delist_bot.cli.app import UserError, cli, config_option, load_config, one_line_errors
+from delist_bot.cli.app import cli, config_option, load_config, one_line_errors
+from delist_bot.services.errors import UserError
 
 
 @cli.command()
@@ -20,7 +21,7 @@ from delist_bot.cli.app import UserError, cli, config_option, load_config, one_l
 )
 def init(folder: Path, local: bool) -> None:
     """Write a commented configuration, its folders and a review secret into FOLDER."""
-    from delist_bot.services.scaffold import ScaffoldError, next_steps, write
+    from delist_bot.services.init import ScaffoldError, next_steps, write
 
     with one_line_errors():
         try:
@@ -42,7 +43,7 @@ def config() -> None:
 @config_option
 def check(config_path: str | None) -> None:
     """Validate the file and try the mailbox and the SMTP server; one line per problem."""
-    from delist_bot.services.preflight import problems
+    from delist_bot.services.config_check import problems
 
     with one_line_errors():
         settings = load_config(config_path)

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from delist_bot.cli.app import (
-    UserError,
     cli,
     config_option,
     load_config,
@@ -18,6 +17,7 @@ from delist_bot.cli.app import (
 )
 from delist_bot.config import Config
 from delist_bot.services import reports
+from delist_bot.services.errors import UserError
 
 FORMATS = ("text", "json", "csv", "html", "prometheus")
 

@@ -9,12 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from delist_bot.compose.context import reply_context
 from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.replies import build_internal, build_reply
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.cases import Notice
 from delist_bot.core.dates import when
-from delist_bot.core.models import Audience, Case, MailKind, Nearby, OutgoingMail, Thread
+from delist_bot.core.models import (
+    Audience,
+    Case,
+    Extraction,
+    MailKind,
+    Nearby,
+    OutgoingMail,
+    Thread,
+)
+from delist_bot.core.plan import Reply
 from delist_bot.core.review import case_token, notification_id, notification_tag
 from delist_bot.core.settings import Settings
 
@@ -60,6 +70,31 @@ def build_dossier(
         same_ip_total=nearby.same_ip_total,
         same_network=tuple(label(c) for c in nearby.same_network),
         same_network_total=nearby.same_network_total,
+    )
+
+
+def request_reply(
+    extraction: Extraction,
+    reply: Reply,
+    case: Case | None,
+    settings: Settings,
+    now: datetime,
+    *,
+    new_ids: IdMaker,
+) -> OutgoingMail:
+    """The reply a request's plan calls for, on the thread the plan chose; what its template
+    sees is read from the request (and its case, when it has one)."""
+    context = reply_context(extraction, case)
+    case_id = case.id if case else None
+    return build_reply(
+        reply.kind,
+        reply.language,
+        context,
+        reply.thread,
+        settings.sender,
+        now,
+        case_id,
+        new_ids=new_ids,
     )
 
 

@@ -1,6 +1,6 @@
 """The operators' daily digest: the queue's figures (QueueData in) as a mail (out).
 
-Pure: the figures are figures.py's, the queue is loaded by services/reports.py.
+Pure: the figures are figures.py's, the queue is loaded by runtime/digest.py.
 """
 
 from __future__ import annotations

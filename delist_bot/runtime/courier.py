@@ -1,7 +1,8 @@
 """The outbox's sender: a thread that holds the SMTP conversation while the worker reads on.
 
-Each answer is journaled the moment the server gives it; the worker takes the journal into the
-store with its next write. The queue is short, so claimed mail never waits long to be sent.
+Each answer is journaled the moment the server gives it; the outbox (outbox.py) takes the
+journal into the store with its next write. The queue is short, so claimed mail never waits
+long to be sent.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from typing import Any
 
 from delist_bot.core import cases, sla
 from delist_bot.core.models import Case
-from delist_bot.runtime.pipeline import Settings, deadline_pass
+from delist_bot.core.settings import Settings
+from delist_bot.runtime.pipeline import deadline_pass
 from delist_bot.store import Store, Transaction
 
 log = logging.getLogger("delist_bot")

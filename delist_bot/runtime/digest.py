@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from delist_bot.core.settings import Settings
 from delist_bot.reports.digest import DIGEST_PERIOD, digest_mail
 from delist_bot.reports.figures import QueueData
 from delist_bot.runtime.ids import fresh_ids
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import PassReport
-from delist_bot.runtime.pipeline import Settings
 from delist_bot.store import Store
 
 log = logging.getLogger("delist_bot")

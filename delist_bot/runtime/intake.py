@@ -21,13 +21,14 @@ from delist_bot.core.evidence import Evidence
 from delist_bot.core.models import Action, Extraction, Outcome
 from delist_bot.core.quarantine import QuarantineKind, quarantine_record
 from delist_bot.core.rules import request_action
+from delist_bot.core.settings import Settings
 from delist_bot.evidence.gather import Gatherer
 from delist_bot.mailbox import Fetched, Mailbox, MailboxError, MailboxRefused, open_mailbox
 from delist_bot.ndr import extract
 from delist_bot.runtime.courier import Claimed, Courier
 from delist_bot.runtime.outbox import Outbox
 from delist_bot.runtime.passes import GROUP_BATCHES, GROUP_SECONDS, PassReport
-from delist_bot.runtime.pipeline import Processed, Settings, process
+from delist_bot.runtime.pipeline import Processed, process
 from delist_bot.store import Store, StoreError, Transaction
 
 log = logging.getLogger("delist_bot")

@@ -1,7 +1,10 @@
 """One message through route -> handler -> store, in one transaction.
 
 The rules decide (core.rules.route, core.plan.plan, core.cases); the handlers here read the
-store, render the mail and write back. ROUTES names each route's handler, in one place.
+store, render the mail (compose/) and write back. ROUTES names each route's handler, in one place.
+The two writes that share the outbox and budget rules live here too: `apply_decision` (a
+reviewer's decision, also from `cases decide`) and `deadline_pass` (the due steps of
+core.sla.STEPS, for runtime/deadlines.py).
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from datetime import datetime
 
 from delist_bot import failpoints
 from delist_bot.compose import notice_mail
-from delist_bot.compose.context import reply_context
-from delist_bot.compose.replies import build_reply
 from delist_bot.core import budget, cases, policy, review, sla
 from delist_bot.core.cases import Notice
 from delist_bot.core.evidence import Evidence
@@ -41,7 +42,6 @@ from delist_bot.store import Transaction
 __all__ = [
     "ROUTES",
     "Processed",
-    "Settings",
     "answer",
     "apply_decision",
     "deadline_pass",
@@ -251,18 +251,7 @@ def answer(
     reply, case = decided.reply, decided.case
     if reply is None:
         return case, ()
-    context = reply_context(extraction, case)
-    case_id = case.id if case else None
-    mail = build_reply(
-        reply.kind,
-        reply.language,
-        context,
-        reply.thread,
-        settings.sender,
-        now,
-        case_id,
-        new_ids=fresh_ids,
-    )
+    mail = notice_mail.request_reply(extraction, reply, case, settings, now, new_ids=fresh_ids)
     if case is not None:
         case = cases.record_reply(case, mail.message_id, reply.kind, now, extraction.sender)
     return case, (mail,)
@@ -308,8 +297,8 @@ def _follow_up(tx: Transaction, m: Incoming) -> Handled:
     if not decision.applied:
         relayed = cases.MAX_FOLLOW_UPS_RELAYED
         reason = f"{case.id} has passed on {relayed} follow-ups already; this one is not"
-        return _handled("follow_up", Outcome.NOT_RELAYED, reason, decision.case, mails)
-    return _handled("follow_up", Outcome.ADDED_TO_CASE, "", decision.case, mails)
+        return _handled(Route.FOLLOW_UP.value, Outcome.NOT_RELAYED, reason, decision.case, mails)
+    return _handled(Route.FOLLOW_UP.value, Outcome.ADDED_TO_CASE, "", decision.case, mails)
 
 
 def _reopen(tx: Transaction, m: Incoming, closed: Case) -> Handled:
@@ -340,7 +329,7 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
     reference = review.token_reference(extraction) or (m.named.id if m.named else "", "")
     case = tx.cases.get(reference[0])
     if case is None:
-        return _handled("command", Outcome.IGNORED, f"no case {reference[0]}", None)
+        return _handled(Route.COMMAND.value, Outcome.IGNORED, f"no case {reference[0]}", None)
     reviewer = extraction.from_address or ""
     refused = review.rejection(
         extraction,
@@ -353,14 +342,14 @@ def _command(tx: Transaction, m: Incoming) -> Handled:
     )
     if refused:
         tx.cases.save(cases.reject_command(case, refused, reviewer, now))
-        return _handled("command", Outcome.REJECTED, refused, case)
+        return _handled(Route.COMMAND.value, Outcome.REJECTED, refused, case)
     live = review.live_tokens(tx.cases.all(), settings.secret, now)
     team = (settings.sender.address, *settings.own_addresses, *settings.reviewers)
     command = review.parse_command(extraction.reply_text, live, team)
     decision = cases.apply_command(case, command, reviewer, now)
     case, mails = apply_decision(tx, decision, reviewer, now, settings)
     outcome = Outcome.APPLIED if decision.applied else Outcome.NOT_APPLIED
-    return _handled("command", outcome, "", case, mails)
+    return _handled(Route.COMMAND.value, outcome, "", case, mails)
 
 
 # Every route's handler, in the order rules.route tries them.

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 from delist_bot.config import Config, resolve
 from delist_bot.core import sla
-from delist_bot.core.settings import Sender
+from delist_bot.core.settings import Sender, Settings
 from delist_bot.evidence.gather import Gatherer
 from delist_bot.evidence.gather import Settings as GatherSettings
 from delist_bot.runtime.journal import Journal
-from delist_bot.runtime.pipeline import Settings
 from delist_bot.store import Store
 
 

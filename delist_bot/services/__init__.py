@@ -1,1 +1,3 @@
-"""What the CLI commands and the worker call: one library call per command."""
+"""What the CLI commands call: one library call per command.
+
+The worker itself is runtime/; a service shares its wiring (runtime/wiring.py) and its rules."""

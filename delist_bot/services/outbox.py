@@ -26,7 +26,8 @@ def mail(config: Config, status: str | None) -> list[MailRecord]:
     wanted = SHOWN[status] if status else WAITING_MAIL | {MailStatus.FAILED}
     with store.transaction() as tx:
         mails = [m for m in tx.outbox.all() if m.status in wanted]
-    if status in ("sent", "failed"):  # sent mail, and mail failed long ago, is archived
+    # Sent mail, and mail failed long ago, is archived.
+    if status in (MailStatus.SENT, MailStatus.FAILED):
         mails += [m for m in _archived(store) if m.status in wanted]
     return sorted(mails, key=lambda m: m.created_at)
 

@@ -12,25 +12,39 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from delist_bot.compose import notice_mail, templates
-from delist_bot.compose.context import reply_context
-from delist_bot.compose.replies import build_reply
 from delist_bot.config import Config, ReviewConfig, SmtpConfig
-from delist_bot.core import cases
+from delist_bot.core import cases, sla
 from delist_bot.core.cases import Notice
-from delist_bot.core.models import Audience, Extraction, Thread
+from delist_bot.core.models import Audience, Extraction, MailKind, Thread
+from delist_bot.core.plan import Reply
 from delist_bot.core.settings import Settings
 from delist_bot.runtime.ids import fresh_ids
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-FIRST_REPLIES = ("review", "duplicate", "not_listed", "portal", "consumer", "other", "need_info")
-DECISION_REPLIES = ("review", "delisted", "denied", "info_request", "holding")
+# The kinds each rendering path can take (core.models.MailKind names them all).
+FIRST_REPLIES = (
+    MailKind.REVIEW,
+    MailKind.DUPLICATE,
+    MailKind.NOT_LISTED,
+    MailKind.PORTAL,
+    MailKind.CONSUMER,
+    MailKind.OTHER,
+    MailKind.NEED_INFO,
+)
+DECISION_REPLIES = (
+    MailKind.REVIEW,
+    MailKind.DELISTED,
+    MailKind.DENIED,
+    MailKind.INFO_REQUEST,
+    MailKind.HOLDING,
+)
 TEAM_MAIL = {
-    "reviewer_reminder": Audience.REVIEWERS,
-    "reviewer_followup": Audience.REVIEWERS,
-    "reviewer_help": Audience.REVIEWER,
-    "operator_escalation": Audience.OPERATORS,
+    MailKind.REVIEWER_REMINDER: Audience.REVIEWERS,
+    MailKind.REVIEWER_FOLLOWUP: Audience.REVIEWERS,
+    MailKind.REVIEWER_HELP: Audience.REVIEWER,
+    MailKind.OPERATOR_ESCALATION: Audience.OPERATORS,
 }
-INTERNAL = ("reviewer_notification", *TEAM_MAIL)
+INTERNAL = (MailKind.REVIEWER_NOTIFICATION, *TEAM_MAIL)
 REQUEST = Extraction(
     message_id="<sample@example.org>",
     sender="ann@example.org",
@@ -128,12 +142,12 @@ def _renderings(langs: list[str]) -> Iterator[Callable[[], object]]:
     case = cases.open_case(1, REQUEST, NOW - timedelta(hours=30))
     for lang in langs:
         for kind in FIRST_REPLIES:
-            for request in NEED_INFO if kind == "need_info" else (REQUEST,):
-                has_case = kind in ("review", "duplicate")
+            for request in NEED_INFO if kind is MailKind.NEED_INFO else (REQUEST,):
+                has_case = kind in (MailKind.REVIEW, MailKind.DUPLICATE)
                 yield _first_reply(kind, lang, request, case if has_case else None, settings)
         for kind in DECISION_REPLIES:
             for text in ("", "Please describe the mail this server sends."):
-                extra = {"hours": 48} if kind == "review" else None
+                extra = {"hours": sla.PROMISE_HOURS} if kind is MailKind.REVIEW else None
                 with_lang = dataclasses.replace(case, language=lang)
                 yield lambda k=kind, c=with_lang, t=text, e=extra: notice_mail.sender_mail(
                     k, c, t, settings, NOW, e, new_ids=fresh_ids
@@ -158,14 +172,11 @@ def _renderings(langs: list[str]) -> Iterator[Callable[[], object]]:
 
 
 def _first_reply(
-    kind: str, lang: str, request: Extraction, case: cases.Case | None, settings: Settings
+    kind: MailKind, lang: str, request: Extraction, case: cases.Case | None, settings: Settings
 ) -> Callable[[], object]:
     thread = Thread("ann@example.org", "Undeliverable: offer", request.message_id)
-    context = reply_context(request, case)
-    case_id = case.id if case else None
-    return lambda: build_reply(
-        kind, lang, context, thread, settings.sender, NOW, case_id, new_ids=fresh_ids
-    )
+    reply = Reply(kind, lang, thread)
+    return lambda: notice_mail.request_reply(request, reply, case, settings, NOW, new_ids=fresh_ids)
 
 
 def _report(case: cases.Case) -> str:

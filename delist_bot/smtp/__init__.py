@@ -1,1 +1,1 @@
-"""Outgoing mail over SMTP (smtplib) or into a folder of .eml files: the only sender."""
+"""Where mail goes: transport.py, the one module that sends (an SMTP server, or .eml files)."""

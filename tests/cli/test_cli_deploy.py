@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.services.scaffold import write
+from delist_bot.services.init import write
 from tests.conftest import DATA_SAMPLES, TESTS, delist_bot, imap_settings
 from tests.support.imap_helpers import count
 from tests.support.servers import Dovecot, SmtpServer

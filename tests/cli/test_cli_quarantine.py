@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from delist_bot.services.scaffold import write
+from delist_bot.services.init import write
 from tests.conftest import DATA_SAMPLES, delist_bot
 
 PORTAL = DATA_SAMPLES / "04-portal-redirected-bounce.eml"
