@@ -1,6 +1,7 @@
 """The NDR extractor: raw message bytes in, an Extraction out, wherever the NDR was forwarded.
 
-Pure: no I/O, no clock; it never raises for bad input (errors become Extraction.error).
+No clock, no files, no network; it never raises for bad input (errors become
+Extraction.error). The one outside program is Tesseract, which ocr.py runs on a screenshot.
 """
 
 from __future__ import annotations
