@@ -63,9 +63,7 @@ def test_an_excepted_ip_relisted_then_approved_again_is_counted(tmp_path: Path) 
     with store.transaction() as tx:
         tx.blocklist.add("81.2.0.0/16", "", T0)
         tx.blocklist.record_delisting(IP, T0, "DL-000001")
-        assert (
-            tx.blocklist.exception_for(IP).reason == "approved in DL-000001, within 81.2.0.0/16"
-        )
+        assert tx.blocklist.exception_for(IP).reason == "approved in DL-000001, within 81.2.0.0/16"
         assert tx.blocklist.remove(f"{IP}/32", T0) is False  # an exception is not a listing
         assert tx.blocklist.add("81.2.0.0/16", "", T0) == "already listed"
         assert tx.blocklist.add(f"{IP}/32", "back again", T0 + timedelta(days=2)) == "relisted"
