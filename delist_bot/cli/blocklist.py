@@ -74,13 +74,13 @@ def check(config_path: str | None, ip: str) -> None:
     entry, exception, delistings = found.entry, found.exception, found.delistings
     if entry is None:
         if exception:
-            why = f" (an exception since {exception['added_at'][:10]}: {exception['reason']})"
+            why = f" (an exception since {exception.added_at.date()}: {exception.reason})"
         else:
             why = f" (delisted {delistings} time(s) before)" if delistings else ""
         click.echo(f"{ip}: not listed{why}")
         raise SystemExit(1)
-    reason = f" ({entry['reason']})" if entry["reason"] else ""
-    click.echo(f"{ip}: listed as {entry['network']} since {entry['added_at'][:10]}{reason}")
+    reason = f" ({entry.reason})" if entry.reason else ""
+    click.echo(f"{ip}: listed as {entry.network} since {entry.added_at.date()}{reason}")
 
 
 @blocklist.command("list")
@@ -92,14 +92,14 @@ def list_entries(config_path: str | None, as_json: bool, everything: bool) -> No
     with one_line_errors():
         entries = service.entries(load_config(config_path), everything)
     if as_json:
-        print_json(entries)
+        print_json([entry.to_doc() for entry in entries])
         return
     for entry in entries:
-        state = "off" if not entry["active"] else "except" if entry["exception"] else "listed"
+        state = "off" if not entry.active else "except" if entry.exception else "listed"
         click.echo(
-            f"{entry['network']:<30} {state:<7} {entry['added_at'][:10]}  "
-            f"delisted {len(entry['delistings'])}x, relisted {entry['relistings']}x  "
-            f"{entry['reason']}"
+            f"{entry.network:<30} {state:<7} {entry.added_at.date()}  "
+            f"delisted {len(entry.delistings)}x, relisted {entry.relistings}x  "
+            f"{entry.reason}"
         )
     if not entries:
         click.echo("the block list is empty")

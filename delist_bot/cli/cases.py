@@ -22,6 +22,7 @@ from delist_bot.cli.app import (
 )
 from delist_bot.core.dates import when
 from delist_bot.core.models import Case, CaseStatus
+from delist_bot.core.review import COMMANDS
 from delist_bot.services import cases as services
 
 STATUSES = [s.value for s in CaseStatus]
@@ -97,7 +98,7 @@ def show_case(config_path: str | None, case_id: str, as_json: bool, raw: bool) -
 @cases.command("decide")
 @config_option
 @click.argument("case_id")
-@click.argument("word", type=click.Choice(["approve", "deny", "info", "close", "note", "take"]))
+@click.argument("word", type=click.Choice(COMMANDS))
 @click.option("--message", default="", help="The text for the sender (or the note).")
 @click.option("--reviewer", default=None, help="Who decides (default: your login name).")
 def decide(

@@ -12,7 +12,7 @@ from typing import Any
 from delist_bot.compose.context import reply_context
 from delist_bot.compose.ids import IdMaker
 from delist_bot.compose.replies import build_internal, build_reply
-from delist_bot.core.blocklist import neighbourhood
+from delist_bot.core.blocklist import BlocklistEntry, neighbourhood
 from delist_bot.core.cases import Notice
 from delist_bot.core.dates import when
 from delist_bot.core.models import (
@@ -46,26 +46,26 @@ class Dossier:
 def build_dossier(
     case: Case,
     nearby: Nearby,
-    history: list[dict[str, Any]],
-    listing: dict[str, Any] | None,
+    history: list[BlocklistEntry],
+    listing: BlocklistEntry | None,
 ) -> Dossier:
     def label(c: Case) -> str:
         return f"{c.id} ({c.status.value}, {c.received_at:%Y-%m-%d})"
 
     listed = (
         (
-            f"listed as {listing['network']} since {listing['added_at'][:10]}"
-            + (f" ({listing['reason']})" if listing.get("reason") else "")
+            f"listed as {listing.network} since {listing.added_at.date()}"
+            + (f" ({listing.reason})" if listing.reason else "")
         )
         if listing
         else "not listed"
     )
-    delistings = tuple(sorted(d[:10] + d[d.find(" ") :] for e in history for d in e["delistings"]))
+    delistings = tuple(sorted(d.label for e in history for d in e.delistings))
     return Dossier(
         network=neighbourhood(case.ip),
         listing=listed,
         delistings=delistings,
-        relistings=sum(e["relistings"] for e in history),
+        relistings=sum(e.relistings for e in history),
         same_ip=tuple(label(c) for c in nearby.same_ip),
         same_ip_total=nearby.same_ip_total,
         same_network=tuple(label(c) for c in nearby.same_network),

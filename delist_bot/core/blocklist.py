@@ -1,12 +1,13 @@
-"""The block list's pure parts: reading list files, networks, and an IP's neighbourhood.
-
-The entries themselves live in the store; this module only reasons about addresses.
+"""The block list's pure parts: reading list files, networks, an IP's neighbourhood, and the
+record of one entry (BlocklistEntry) that the store's blocklist table keeps and hands out.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from delist_bot.core.ip import plain_address
 
@@ -17,6 +18,88 @@ _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 class Listing:
     network: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Delisting:
+    """One approval that took an entry off the list: stored as 'ISO-time CASE-ID'."""
+
+    at: datetime
+    case_id: str
+
+    def to_doc(self) -> str:
+        return f"{self.at.isoformat()} {self.case_id}"
+
+    @classmethod
+    def from_doc(cls, text: str) -> Delisting:
+        at, _, case_id = text.partition(" ")
+        return cls(datetime.fromisoformat(at), case_id)
+
+    @property
+    def label(self) -> str:
+        """'2026-11-27 DL-000001': the day and the case, as the reviewers' dossier shows it."""
+        return f"{self.at.date().isoformat()} {self.case_id}"
+
+
+# The keys of an entry as `Blocklist.add` writes them. An exception entry is written in another
+# order, and entries from before exceptions have no "exception" key (it reads as false and comes
+# last); an entry keeps the order it was read in, so `blocklist list --json` prints it unchanged.
+ENTRY_KEYS = (
+    "network",
+    "reason",
+    "added_at",
+    "active",
+    "exception",
+    "removed_at",
+    "delistings",
+    "relistings",
+)
+
+
+@dataclass(frozen=True)
+class BlocklistEntry:
+    """A listed network, or (exception) one IP an approval took off a wider listed network.
+    Inactive entries stay as history: their delistings and how often they were relisted."""
+
+    network: str
+    reason: str
+    added_at: datetime
+    active: bool = True
+    exception: bool = False
+    removed_at: datetime | None = None
+    delistings: tuple[Delisting, ...] = ()
+    relistings: int = 0
+    keys: tuple[str, ...] = field(default=ENTRY_KEYS, compare=False, repr=False)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The stored document, "exception" always present, keys in the order they were read."""
+        values = {
+            "network": self.network,
+            "reason": self.reason,
+            "added_at": self.added_at.isoformat(),
+            "active": self.active,
+            "exception": self.exception,
+            "removed_at": self.removed_at.isoformat() if self.removed_at else None,
+            "delistings": [d.to_doc() for d in self.delistings],
+            "relistings": self.relistings,
+        }
+        return {key: values[key] for key in self.keys}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> BlocklistEntry:
+        keys = tuple(k for k in doc if k in ENTRY_KEYS)
+        removed = doc.get("removed_at")
+        return cls(
+            network=doc["network"],
+            reason=doc["reason"],
+            added_at=datetime.fromisoformat(doc["added_at"]),
+            active=bool(doc["active"]),
+            exception=bool(doc.get("exception")),  # entries from before exceptions have none
+            removed_at=datetime.fromisoformat(removed) if removed else None,
+            delistings=tuple(Delisting.from_doc(d) for d in doc["delistings"]),
+            relistings=int(doc["relistings"]),
+            keys=keys if "exception" in keys else (*keys, "exception"),
+        )
 
 
 def parse_listing(text: str) -> Listing:

@@ -19,7 +19,10 @@ from delist_bot.core import authentication, quotes
 from delist_bot.core.addresses import AddressError, wire
 from delist_bot.core.models import OPEN_STATUSES, Case, Extraction
 
-COMMANDS = ("approve", "deny", "info", "note", "take", "close")
+# The words that answer the request (what the digest counts as a reviewer's decisions), then
+# those that only keep the case (a note, taking it); in this order `cases decide --help` lists them.
+DECISION_WORDS = ("approve", "deny", "info", "close")
+COMMANDS = (*DECISION_WORDS, "note", "take")
 _TAG = re.compile(r"\[(DL-\d{6})/([0-9a-f]{16})\]")
 _REFERENCE = re.compile(r"<review\.(DL-\d{6})\.([0-9a-f]{16})[.@]")
 _CASE_TAG = re.compile(r"\[(DL-\d{6})\]")

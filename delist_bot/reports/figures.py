@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from delist_bot.core import review
 from delist_bot.core.blocklist import neighbourhood
 from delist_bot.core.models import (
     OPEN_STATUSES,
@@ -235,7 +236,7 @@ def _reviewers(cases: list[Case], since: datetime) -> list[dict[str, Any]]:
     decided: Counter[str] = Counter()
     for case in cases:
         for event in case.events:
-            if event.kind in ("approve", "deny", "info", "close") and event.at >= since:
+            if event.kind in review.DECISION_WORDS and event.at >= since:
                 decided[event.actor] += 1
     assigned = Counter(c.assignee for c in cases if c.assignee and c.status in OPEN_STATUSES)
     names = sorted(set(decided) | set(assigned))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from delist_bot.config import Config
-from delist_bot.core.blocklist import Listing, parse_listing
+from delist_bot.core.blocklist import BlocklistEntry, Listing, parse_listing
 from delist_bot.runtime.wiring import open_store
 from delist_bot.services.errors import UserError
 
@@ -20,8 +19,8 @@ from delist_bot.services.errors import UserError
 class Check:
     """What the block list says about one IP."""
 
-    entry: dict[str, Any] | None  # the active listing that covers it
-    exception: dict[str, Any] | None  # an approval that excepts it
+    entry: BlocklistEntry | None  # the active listing that covers it
+    exception: BlocklistEntry | None  # an approval that excepts it
     delistings: int  # how often it was delisted before
 
 
@@ -54,10 +53,10 @@ def check(config: Config, ip: str) -> Check:
     with open_store(config).transaction() as tx:
         entry, history = tx.blocklist.listing_for(ip), tx.blocklist.history_for(ip)
         exception = tx.blocklist.exception_for(ip)
-    return Check(entry, exception, sum(len(e["delistings"]) for e in history))
+    return Check(entry, exception, sum(len(e.delistings) for e in history))
 
 
-def entries(config: Config, everything: bool) -> list[dict[str, Any]]:
+def entries(config: Config, everything: bool) -> list[BlocklistEntry]:
     """The listed networks (EVERYTHING: also those delisted or removed), by network."""
     with open_store(config).transaction() as tx:
-        return sorted(tx.blocklist.listings(active_only=not everything), key=lambda e: e["network"])
+        return sorted(tx.blocklist.listings(active_only=not everything), key=lambda e: e.network)

@@ -104,3 +104,11 @@ def test_blocklist_commands(config_file: Path, tmp_path: Path) -> None:
     assert [e["network"] for e in entries] == ["2001:db8::/48"]
     bad = cli(config_file, "blocklist", "add", "300.1.2.3")
     assert bad.returncode == 1 and bad.stderr.startswith("delist-bot: '300.1.2.3' is not an IP")
+
+
+def test_decide_lists_the_review_commands_in_their_order() -> None:
+    """The words come from core.review.COMMANDS; --help and a bad word show them as before."""
+    bad = delist_bot("cases", "decide", "DL-000001", "aprove")
+    assert bad.returncode == 2
+    assert "'aprove' is not one of 'approve', 'deny', 'info', 'close', 'note', 'take'" in bad.stderr
+    assert "{approve|deny|info|close|note|take}" in delist_bot("cases", "decide", "--help").stdout

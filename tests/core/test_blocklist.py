@@ -52,10 +52,10 @@ def test_approval_delists_only_the_ip(
         )
     with store.transaction() as tx:
         assert {ip: tx.blocklist.listing_for(ip) is not None for ip in after} == after
-        delistings = [d for e in tx.blocklist.history_for(approved) for d in e["delistings"]]
+        delistings = [d for e in tx.blocklist.history_for(approved) for d in e.delistings]
         assert len(delistings) == (1 if removed else 0)
         for neighbour in (ip for ip, is_listed in after.items() if is_listed):
-            assert not [d for e in tx.blocklist.history_for(neighbour) for d in e["delistings"]]
+            assert not [d for e in tx.blocklist.history_for(neighbour) for d in e.delistings]
 
 
 def test_an_excepted_ip_relisted_then_approved_again_is_counted(tmp_path: Path) -> None:
@@ -63,19 +63,17 @@ def test_an_excepted_ip_relisted_then_approved_again_is_counted(tmp_path: Path) 
     with store.transaction() as tx:
         tx.blocklist.add("81.2.0.0/16", "", T0)
         tx.blocklist.record_delisting(IP, T0, "DL-000001")
-        assert (
-            tx.blocklist.exception_for(IP)["reason"] == "approved in DL-000001, within 81.2.0.0/16"
-        )
+        assert tx.blocklist.exception_for(IP).reason == "approved in DL-000001, within 81.2.0.0/16"
         assert tx.blocklist.remove(f"{IP}/32", T0) is False  # an exception is not a listing
         assert tx.blocklist.add("81.2.0.0/16", "", T0) == "already listed"
         assert tx.blocklist.add(f"{IP}/32", "back again", T0 + timedelta(days=2)) == "relisted"
         assert (
-            tx.blocklist.listing_for(IP)["network"] == f"{IP}/32"
+            tx.blocklist.listing_for(IP).network == f"{IP}/32"
             and tx.blocklist.exception_for(IP) is None
         )
         tx.blocklist.record_delisting(IP, T0 + timedelta(days=3), "DL-000002")
     with store.transaction() as tx:
-        [entry] = [e for e in tx.blocklist.history_for(IP) if e["network"] == f"{IP}/32"]
-        assert entry["exception"] and entry["relistings"] == 1
-        assert [d.split()[1] for d in entry["delistings"]] == ["DL-000001", "DL-000002"]
-        assert {e["network"] for e in tx.blocklist.listings()} == {"81.2.0.0/16", f"{IP}/32"}
+        [entry] = [e for e in tx.blocklist.history_for(IP) if e.network == f"{IP}/32"]
+        assert entry.exception and entry.relistings == 1
+        assert [d.case_id for d in entry.delistings] == ["DL-000001", "DL-000002"]
+        assert {e.network for e in tx.blocklist.listings()} == {"81.2.0.0/16", f"{IP}/32"}

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Any
 
 from tinydb import Query, TinyDB
 
-from delist_bot.core.blocklist import contains, specificity
+from delist_bot.core.blocklist import BlocklistEntry, Delisting, contains, specificity
 from delist_bot.core.ip import plain_address
 
 
@@ -19,34 +18,41 @@ class Blocklist:
         self._db = db
         self._q = Query()
 
-    def listings(self, active_only: bool = True) -> list[dict[str, Any]]:
-        """Entries, exceptions included (their "exception" is true)."""
+    def listings(self, active_only: bool = True) -> list[BlocklistEntry]:
+        """Entries, exceptions included."""
         table = self._db.table("blocklist")
         found = table.search(self._q.active == True) if active_only else table.all()  # noqa: E712
-        return [{**doc, "exception": bool(doc.get("exception"))} for doc in found]
+        return [BlocklistEntry.from_doc(doc) for doc in found]
 
-    def listing_for(self, ip: str) -> dict[str, Any] | None:
+    def listing_for(self, ip: str) -> BlocklistEntry | None:
         """The most specific active entry that holds IP, unless that is an exception for it."""
         entry = self._deciding_entry(ip)
-        return None if entry is None or entry["exception"] else entry
+        return None if entry is None or entry.exception else entry
 
-    def exception_for(self, ip: str) -> dict[str, Any] | None:
+    def exception_for(self, ip: str) -> BlocklistEntry | None:
         """The exception that keeps IP off a wider listed network, if one does."""
         entry = self._deciding_entry(ip)
-        return entry if entry is not None and entry["exception"] else None
+        return entry if entry is not None and entry.exception else None
 
-    def _deciding_entry(self, ip: str) -> dict[str, Any] | None:
-        holding = [doc for doc in self.listings() if contains(doc["network"], ip)]
-        return max(holding, key=lambda d: (specificity(d["network"]), d["exception"]), default=None)
+    def _deciding_entry(self, ip: str) -> BlocklistEntry | None:
+        holding = [e for e in self.listings() if contains(e.network, ip)]
+        return max(holding, key=lambda e: (specificity(e.network), e.exception), default=None)
 
-    def history_for(self, ip: str) -> list[dict[str, Any]]:
+    def history_for(self, ip: str) -> list[BlocklistEntry]:
         """Every entry, active or not, that holds IP: its delistings and relistings."""
-        return [doc for doc in self.listings(active_only=False) if contains(doc["network"], ip)]
+        return [e for e in self.listings(active_only=False) if contains(e.network, ip)]
+
+    def _get(self, network: str, active_only: bool = False) -> BlocklistEntry | None:
+        query = self._q.network == network
+        if active_only:
+            query &= self._q.active == True  # noqa: E712
+        found = self._db.table("blocklist").get(query)
+        return None if found is None else BlocklistEntry.from_doc(found)
 
     def add(self, network: str, reason: str, now: datetime) -> str:
         """'added', 'relisted' (it was delisted before, or was an exception) or 'already listed'."""
         table = self._db.table("blocklist")
-        found = table.get(self._q.network == network)
+        found = self._get(network)
         if found is None:
             table.insert(
                 {
@@ -61,14 +67,14 @@ class Blocklist:
                 }
             )
             return "added"
-        if found["active"] and not found.get("exception"):
+        if found.active and not found.exception:
             return "already listed"
-        relisted = found["relistings"] + (1 if found["delistings"] else 0)
+        relisted = found.relistings + (1 if found.delistings else 0)
         table.update(
             {
                 "active": True,
                 "exception": False,
-                "reason": reason or found["reason"],
+                "reason": reason or found.reason,
                 "removed_at": None,
                 "relistings": relisted,
                 "added_at": now.isoformat(),
@@ -80,14 +86,13 @@ class Blocklist:
     def remove(self, network: str, now: datetime, delisted_by: str | None = None) -> bool:
         """Deactivate a listed entry (not an exception); with DELISTED_BY (a case) it counts as
         a delisting."""
-        table = self._db.table("blocklist")
-        found = table.get((self._q.network == network) & (self._q.active == True))  # noqa: E712
-        if found is None or found.get("exception"):
+        found = self._get(network, active_only=True)
+        if found is None or found.exception:
             return False
-        delistings = found["delistings"] + (
-            [f"{now.isoformat()} {delisted_by}"] if delisted_by else []
+        delistings = [d.to_doc() for d in found.delistings] + (
+            [Delisting(now, delisted_by).to_doc()] if delisted_by else []
         )
-        table.update(
+        self._db.table("blocklist").update(
             {"active": False, "removed_at": now.isoformat(), "delistings": delistings},
             self._q.network == network,
         )
@@ -106,12 +111,12 @@ class Blocklist:
         wider = self.listing_for(ip)
         if wider is None:
             return single
-        self._except(single, wider["network"], now, case_id)
-        return f"{host} from {wider['network']}"
+        self._except(single, wider.network, now, case_id)
+        return f"{host} from {wider.network}"
 
     def _except(self, single: str, network: str, now: datetime, case_id: str) -> None:
         table = self._db.table("blocklist")
-        found = table.get(self._q.network == single)
+        found = self._get(single)
         fields = {
             "active": True,
             "exception": True,
@@ -121,7 +126,8 @@ class Blocklist:
         }
         if found is None:
             table.insert({"network": single, **fields, "delistings": [], "relistings": 0})
-        delistings = (found or {}).get("delistings", [])
-        if not delistings or not delistings[-1].endswith(f" {case_id}"):  # the /32 may have gone
-            delistings = [*delistings, f"{now.isoformat()} {case_id}"]  # with this approval
+        delistings = [d.to_doc() for d in found.delistings] if found else []
+        if not found or not found.delistings or found.delistings[-1].case_id != case_id:
+            # the /32 may have gone with this approval
+            delistings = [*delistings, Delisting(now, case_id).to_doc()]
         table.update({**fields, "delistings": delistings}, self._q.network == single)
