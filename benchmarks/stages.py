@@ -15,7 +15,7 @@ from typing import Any
 
 from delist_bot.compose import notice_mail
 from delist_bot.mailbox import imap
-from delist_bot.runtime import courier, intake, pipeline
+from delist_bot.runtime import courier, intake
 from delist_bot.store import archive, database, files, hot_cases
 
 # (stage, object that holds the entry point, its name); a name is looked up where it is called.
@@ -23,7 +23,6 @@ ENTRY_POINTS: tuple[tuple[str, Any, str], ...] = (
     ("fetch", imap.ImapMailbox, "_fetch"),
     ("fetch", imap.ImapMailbox, "move"),
     ("parse and extract", intake, "extract"),  # before the store transaction, since issue 11
-    ("render", pipeline, "build_reply"),
     ("render", notice_mail, "build_reply"),
     ("render", notice_mail, "build_internal"),
     ("store", files.AtomicJSONStorage, "read"),
