@@ -77,7 +77,7 @@ def run(count: int, seed: int = 1) -> dict[str, int]:
     outcomes: Counter[str] = Counter()
     now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     for result in worker.run_once(now).processed:
-        outcomes[result.outcome] += 1
+        outcomes[str(result.outcome)] += 1  # the value, as reports print it
         if result.outcome == "quarantined":
             assert result.reason, result
             assert not result.reason.startswith(("internal error", INTERNAL_ERROR)), result.reason
