@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import product
 from pathlib import Path
 
@@ -13,27 +13,17 @@ import pytest
 
 from delist_bot.config import Config
 from delist_bot.core import cases
-from delist_bot.core.models import CaseStatus, Extraction
-from delist_bot.core.review import Command
+from delist_bot.core.models import CaseStatus
+from delist_bot.core.review import COMMANDS, Command
 from delist_bot.services import cases as case_service
 from delist_bot.services import reports, run
 from delist_bot.services.demo import run_demo
 from delist_bot.services.errors import UserError
-
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-WORDS = ("approve", "deny", "info", "close", "note", "take")
-REQUEST = Extraction(
-    message_id="<req@example.org>",
-    sender="ann@example.org",
-    subject="help",
-    ndr_code="5.7.511",
-    ip="81.2.69.142",
-    evidence="550 5.7.511 ...",
-)
+from tests.core.test_case_lifecycle import REQUEST, T0
 
 
 @pytest.mark.parametrize(
-    ("status", "decided_by", "word"), list(product(CaseStatus, (None, "policy"), WORDS))
+    ("status", "decided_by", "word"), list(product(CaseStatus, (None, "policy"), COMMANDS))
 )
 def test_too_late_is_the_rule_apply_command_follows(
     status: CaseStatus, decided_by: str | None, word: str
